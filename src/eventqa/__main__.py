@@ -1,0 +1,5 @@
+"""Allow `python -m eventqa`."""
+
+from eventqa.cli.main import main
+
+main()
