@@ -1,0 +1,1 @@
+"""The command line: parse, call the service facade, map the outcome to an exit code."""

@@ -1,0 +1,136 @@
+"""Load checks.yaml with positions, so every error names its file, line and field."""
+
+from __future__ import annotations
+
+import difflib
+import types
+import typing
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from ruamel.yaml import YAML
+from ruamel.yaml.error import MarkedYAMLError
+
+from eventqa.config.models import Config, ConfigSource
+from eventqa.errors import ConfigError, ConfigErrors, Location
+
+# pydantic error types rewritten into what a YAML author understands.
+_MESSAGES = {
+    "float_parsing": "must be a number",
+    "float_type": "must be a number",
+    "int_parsing": "must be a whole number",
+    "int_type": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "string_type": "must be a string",
+    "bool_type": "must be true or false",
+    "bool_parsing": "must be true or false",
+    "list_type": "must be a list",
+    "tuple_type": "must be a list",
+    "dict_type": "must be a mapping",
+    "model_type": "must be a mapping",
+    "model_attributes_type": "must be a mapping",
+    "missing": "is required",
+}
+
+
+def dotted(loc: tuple[str | int, ...]) -> str:
+    """`("events", "x", "rules", 1, "between")` -> `events.x.rules[1].between`."""
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def _model_at(model: type[BaseModel], loc: tuple[str | int, ...]) -> type[BaseModel] | None:
+    """The config model class that holds the key at `loc`, to suggest valid keys."""
+    current: Any = model
+    for part in loc:
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            field = current.model_fields.get(str(part))
+            if field is None:
+                by_alias = {f.alias: f for f in current.model_fields.values() if f.alias}
+                field = by_alias.get(str(part))
+            if field is None:
+                continue  # a union's tag
+            current = field.annotation
+        else:
+            current = _element_type(current)
+        while (inner := _element_type(current)) is not current:
+            if isinstance(current, type) and issubclass(current, BaseModel):
+                break
+            current = inner
+    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+
+
+def _element_type(annotation: Any) -> Any:
+    """Unwrap Optional, tuple[...], dict[str, ...] and Annotated to the model they carry."""
+    origin = typing.get_origin(annotation)
+    args = [a for a in typing.get_args(annotation) if a is not type(None) and a is not Ellipsis]
+    if origin is typing.Annotated:
+        return args[0]
+    if origin in (typing.Union, types.UnionType, tuple, list) and args:
+        models = [a for a in args if isinstance(a, type) and issubclass(a, BaseModel)]
+        return models[0] if len(models) == 1 else args[0]
+    if origin is dict and len(args) == 2:
+        return args[1]
+    return annotation
+
+
+def _message(error: Any, loc: tuple[str | int, ...]) -> str:
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        key = str(loc[-1])
+        parent = _model_at(Config, loc[:-1])
+        valid = sorted(f.alias or name for name, f in parent.model_fields.items()) if parent else []
+        close = difflib.get_close_matches(key, valid, n=1)
+        suggestion = f"; did you mean {close[0]!r}?" if close else ""
+        return f"unknown key {key!r}{suggestion} (valid keys: {', '.join(valid)})"
+    if kind == "literal_error":
+        return "must be one of " + error["ctx"]["expected"]
+    if kind == "value_error":
+        return str(error["ctx"]["error"])
+    return _MESSAGES.get(kind, error["msg"][:1].lower() + error["msg"][1:])
+
+
+def _clean_loc(loc: tuple[str | int, ...]) -> tuple[str | int, ...]:
+    # pydantic adds the discriminator tag (`duckdb`) and `[key]` markers for dict keys.
+    return tuple(p for p in loc if p not in ("duckdb", "snowflake", "[key]"))
+
+
+def load_config(path: Path) -> Config:
+    """Read and validate checks.yaml; raise ConfigError naming file:line: field on any problem."""
+    display = path.name if path.parent == Path(".") else str(path)
+    if not path.is_file():
+        raise ConfigError(
+            f"{display} not found (looked in {path.resolve().parent})",
+            hint="run eventqa from your project folder or pass --config PATH",
+        )
+    try:
+        document = YAML(typ="rt").load(path.read_text(encoding="utf-8"))
+    except MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        where = Location(display, mark.line + 1, mark.column + 1) if mark else Location(display)
+        problem = error.problem or error.context or "invalid YAML"
+        raise ConfigError(f"could not parse YAML: {problem}", location=where) from None
+    except UnicodeDecodeError:
+        raise ConfigError("is not UTF-8 text", location=Location(display)) from None
+    if document is None:
+        document = {}
+    source = ConfigSource(path, display, document)
+    if not isinstance(document, dict):
+        raise ConfigError("must be a mapping of settings", location=source.locate(()))
+    try:
+        config = Config.model_validate(document)
+    except ValidationError as error:
+        problems = []
+        for item in error.errors():
+            loc = _clean_loc(item["loc"])
+            problems.append(
+                ConfigError(f"{dotted(loc)}: {_message(item, loc)}", location=source.locate(loc))
+            )
+        problems.sort(key=lambda p: (p.location.line or 0) if p.location else 0)
+        raise ConfigErrors(problems) from None
+    config._source = source
+    config._project_dir = path.parent
+    return config

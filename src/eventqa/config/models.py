@@ -1,0 +1,384 @@
+"""The shape of checks.yaml, as frozen pydantic models that forbid unknown keys."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    field_validator,
+    model_validator,
+)
+
+from eventqa.errors import Location
+
+_DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d|w)\s*$")
+_DURATION_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_duration(value: Any) -> timedelta:
+    """Read `90s`, `5m`, `24h`, `7d` or `2w` (or a number of seconds) as a timedelta."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return timedelta(seconds=value)
+    match = _DURATION.match(str(value)) if isinstance(value, str) else None
+    if not match:
+        raise ValueError("must be a duration such as 90s, 5m, 24h or 7d")
+    return timedelta(**{_DURATION_UNITS[match.group(2)]: int(match.group(1))})
+
+
+def format_duration(value: timedelta) -> str:
+    """The shortest `parse_duration` spelling of `value` (`PT` forms are not needed by users)."""
+    seconds = int(value.total_seconds())
+    for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+
+class Strict(BaseModel):
+    """Base of every config model: immutable, and an unknown key is an error."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Severity(StrEnum):
+    """How a failing check counts: `error` fails the run (exit 1), `warn` is reported only."""
+
+    ERROR = "error"
+    WARN = "warn"
+
+
+# -- warehouse ----------------------------------------------------------------------------------
+
+
+class DuckDBWarehouse(Strict):
+    """The embedded default: a DuckDB file next to checks.yaml."""
+
+    type: Literal["duckdb"]
+    path: Path = Path(".eventqa/warehouse.duckdb")
+
+
+class SnowflakeWarehouse(Strict):
+    """Snowflake. Secrets never live here: see README "Connecting Snowflake"."""
+
+    type: Literal["snowflake"]
+    connection_name: str | None = None  # a section of ~/.snowflake/connections.toml
+    account: str | None = None
+    user: str | None = None
+    database: str | None = None
+    schema_name: str | None = Field(default=None, alias="schema")
+    warehouse: str | None = None
+    role: str | None = None
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+Warehouse = Annotated[DuckDBWarehouse | SnowflakeWarehouse, Field(discriminator="type")]
+
+
+# -- contracts and payload ------------------------------------------------------------------------
+
+
+class ContractsConfig(Strict):
+    """Where the .proto files are."""
+
+    root: Path = Path("contracts")
+    include: tuple[Path, ...] = ()
+
+
+class PayloadConfig(Strict):
+    """How the pipeline encodes payloads as JSON (README "Payload encoding")."""
+
+    int64_encoding: Literal["number", "string"] = "number"
+    omits_defaults: bool = False
+
+
+class Schedule(Strict):
+    """A 5-field cron expression in a time zone."""
+
+    cron: str
+    timezone: str = "UTC"
+
+    @field_validator("cron")
+    @classmethod
+    def _five_fields(cls, value: str) -> str:
+        if len(value.split()) != 5:
+            raise ValueError("must be a 5-field cron expression such as '*/30 * * * *'")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as UTC)") from None
+        return value
+
+
+class Defaults(Strict):
+    """What applies to every event unless it says otherwise."""
+
+    window: Duration = timedelta(hours=24)
+    severity: Severity = Severity.ERROR
+    future_skew: Duration = timedelta(minutes=5)
+    schedule: Schedule = Schedule(cron="0 * * * *")
+
+
+class Team(Strict):
+    """A `team_owner` value from the contracts and where it hears about its events."""
+
+    slack_channel: str
+
+
+class AlertsConfig(Strict):
+    """Where alerts go when an owner has no channel of its own."""
+
+    fallback_channel: str | None = None
+
+
+# -- semantic rules -------------------------------------------------------------------------------
+
+FieldPath = Annotated[str, Field(min_length=1)]
+
+
+class Compare(Strict):
+    """`left op right` on every row, e.g. follower_id != followee_id."""
+
+    left: FieldPath
+    op: Literal["==", "!=", "<", "<=", ">", ">="]
+    right: FieldPath
+
+
+class Between(Strict):
+    """Every non-null value lies within [min, max]."""
+
+    field: FieldPath
+    min: float | None = None
+    max: float | None = None
+
+    @model_validator(mode="after")
+    def _a_bound(self) -> Between:
+        if self.min is None and self.max is None:
+            raise ValueError("needs 'min', 'max' or both")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError("'min' is greater than 'max'")
+        return self
+
+
+class InSet(Strict):
+    """Every non-null value is one of `values`."""
+
+    field: FieldPath
+    values: tuple[str | int | float | bool, ...] = Field(min_length=1)
+
+
+class Matches(Strict):
+    """Every non-null value matches the regular expression `pattern`."""
+
+    field: FieldPath
+    pattern: str
+
+    @field_validator("pattern")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as error:
+            raise ValueError(f"is not a valid regular expression: {error}") from None
+        return value
+
+
+class Unique(Strict):
+    """No two events in the window share these fields' values."""
+
+    fields: tuple[FieldPath, ...] = Field(min_length=1)
+
+
+class MaxNullFraction(Strict):
+    """At most this fraction of the window's events have the field null or absent."""
+
+    field: FieldPath
+    max: float = Field(ge=0, le=1)
+
+
+class RowCount(Strict):
+    """The window holds between `min` and `max` events."""
+
+    min: int | None = Field(default=None, ge=0)
+    max: int | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _a_bound(self) -> RowCount:
+        if self.min is None and self.max is None:
+            raise ValueError("needs 'min', 'max' or both")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError("'min' is greater than 'max'")
+        return self
+
+
+class Freshness(Strict):
+    """The newest event (or newest value of a timestamp field) is at most `max_age` old."""
+
+    max_age: Duration
+    field: FieldPath | None = None
+
+
+class GXExpectation(Strict):
+    """Any Great Expectations expectation by its type name, with its kwargs."""
+
+    type: str = Field(pattern=r"^expect_[a-z0-9_]+$")
+    kwargs: dict[str, Any] = Field(default_factory=dict)
+
+
+class CustomSQL(Strict):
+    """A query over `{batch}` (the event's projection) returning the offending rows."""
+
+    query: str
+
+    @field_validator("query")
+    @classmethod
+    def _reads_batch(cls, value: str) -> str:
+        if "{batch}" not in value:
+            raise ValueError("must select from {batch}, the event's window (see README)")
+        return value
+
+
+RULE_KINDS = (
+    "compare",
+    "between",
+    "in_set",
+    "matches",
+    "unique",
+    "max_null_fraction",
+    "row_count",
+    "freshness",
+    "expectation",
+    "sql",
+)
+
+
+class Rule(Strict):
+    """One semantic rule: exactly one of the kinds, plus severity and description."""
+
+    compare: Compare | None = None
+    between: Between | None = None
+    in_set: InSet | None = None
+    matches: Matches | None = None
+    unique: Unique | None = None
+    max_null_fraction: MaxNullFraction | None = None
+    row_count: RowCount | None = None
+    freshness: Freshness | None = None
+    expectation: GXExpectation | None = None
+    sql: CustomSQL | None = None
+    severity: Severity | None = None
+    description: str | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one_kind(self) -> Rule:
+        present = [kind for kind in RULE_KINDS if getattr(self, kind) is not None]
+        if len(present) != 1:
+            raise ValueError(
+                f"a rule has exactly one of: {', '.join(RULE_KINDS)} "
+                f"(found {', '.join(present) if present else 'none'})"
+            )
+        return self
+
+    @property
+    def kind(self) -> str:
+        """Which rule kind this is, e.g. `compare`."""
+        return next(kind for kind in RULE_KINDS if getattr(self, kind) is not None)
+
+    @property
+    def spec(self) -> BaseModel:
+        """The kind-specific part of the rule."""
+        value: BaseModel = getattr(self, self.kind)
+        return value
+
+
+class EventConfig(Strict):
+    """Per-event settings and semantic rules."""
+
+    rules: tuple[Rule, ...] = ()
+    severity: Severity | None = None
+    slack_channel: str | None = None
+    schedule: Schedule | None = None
+    sensitive_fields: tuple[FieldPath, ...] = ()
+
+
+class ConfigSource:
+    """Where each key of checks.yaml is, so any error can name its line."""
+
+    def __init__(self, path: Path, display: str, document: Any):
+        self.path = path
+        self.display = display
+        self.document = document
+
+    def locate(self, loc: tuple[str | int, ...]) -> Location:
+        """The line of the deepest node of `loc` present in the document."""
+        node, line = self.document, None
+        for part in loc:
+            lc = getattr(node, "lc", None)
+            if isinstance(node, dict) and part in node:
+                if lc is not None:
+                    line = lc.key(part)[0] + 1
+                node = node[part]
+            elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+                if lc is not None:
+                    line = lc.item(part)[0] + 1
+                node = node[part]
+            # Parts the document does not hold (a union's tag, say) are skipped.
+        if line is None and getattr(self.document, "lc", None) is not None:
+            line = self.document.lc.line + 1
+        return Location(self.display, line)
+
+
+class Config(Strict):
+    """checks.yaml: the warehouse, tables, teams, defaults and per-event rules."""
+
+    version: Literal[1] = 1
+    contracts: ContractsConfig = ContractsConfig()
+    warehouse: Warehouse = DuckDBWarehouse(type="duckdb")
+    tables: dict[str, str] = Field(
+        default_factory=lambda: {"BackendEvent": "backend__events", "FrontendEvent": "frontend__events"}
+    )
+    payload: PayloadConfig = PayloadConfig()
+    defaults: Defaults = Defaults()
+    teams: dict[str, Team] = Field(default_factory=dict)
+    alerts: AlertsConfig = AlertsConfig()
+    events: dict[str, EventConfig] = Field(default_factory=dict)
+
+    _source: ConfigSource | None = PrivateAttr(default=None)
+    _project_dir: Path = PrivateAttr(default=Path("."))
+
+    @property
+    def project_dir(self) -> Path:
+        """The directory of checks.yaml: relative paths in it are relative to this."""
+        return self._project_dir
+
+    def locate(self, *loc: str | int) -> Location:
+        """The checks.yaml line of a key, e.g. `locate("events", "x", "rules", 0)`."""
+        if self._source is None:
+            return Location("checks.yaml")
+        return self._source.locate(loc)
+
+    def table_for(self, envelope: str) -> str:
+        """The warehouse table of an envelope: from `tables`, else `BackendEvent` -> backend__events."""
+        if envelope in self.tables:
+            return self.tables[envelope]
+        base = envelope.removesuffix("Event").removesuffix("Events") or envelope
+        return re.sub(r"(?<!^)(?=[A-Z])", "_", base).lower() + "__events"
