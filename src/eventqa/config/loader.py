@@ -86,8 +86,10 @@ def _message(error: Any, loc: tuple[str | int, ...]) -> str:
         close = difflib.get_close_matches(key, valid, n=1)
         suggestion = f"; did you mean {close[0]!r}?" if close else ""
         return f"unknown key {key!r}{suggestion} (valid keys: {', '.join(valid)})"
-    if kind == "literal_error":
+    if kind in ("literal_error", "enum"):
         return "must be one of " + error["ctx"]["expected"]
+    if kind == "union_tag_invalid":
+        return "must be one of " + error["ctx"]["expected_tags"]
     if kind == "value_error":
         return str(error["ctx"]["error"])
     return _MESSAGES.get(kind, error["msg"][:1].lower() + error["msg"][1:])
@@ -100,7 +102,9 @@ def _clean_loc(loc: tuple[str | int, ...]) -> tuple[str | int, ...]:
 
 def load_config(path: Path) -> Config:
     """Read and validate checks.yaml; raise ConfigError naming file:line: field on any problem."""
-    display = path.name if path.parent == Path(".") else str(path)
+    # Locations are relative to the project (the folder of checks.yaml), like contract paths, so
+    # suites record the same origin wherever eventqa runs from.
+    display = path.name
     if not path.is_file():
         raise ConfigError(
             f"{display} not found (looked in {path.resolve().parent})",
@@ -126,6 +130,8 @@ def load_config(path: Path) -> Config:
         problems = []
         for item in error.errors():
             loc = _clean_loc(item["loc"])
+            if item["type"] == "union_tag_invalid":
+                loc = (*loc, item["ctx"]["discriminator"].strip("'"))
             problems.append(
                 ConfigError(f"{dotted(loc)}: {_message(item, loc)}", location=source.locate(loc))
             )

@@ -69,6 +69,7 @@ class Expectation:
     severity: Severity
     check: str
     description: str
+    loc: tuple[str | int, ...] = ()  # where in checks.yaml a rule's expectation comes from
 
     def to_gx(self) -> Any:
         """Build the Great Expectations expectation (GX validates the kwargs)."""
@@ -171,10 +172,11 @@ class _Deriver:
         check: str,
         description: str,
         severity: Severity | None = None,
+        loc: tuple[str | int, ...] = (),
         **kwargs: Any,
     ) -> None:
         self.expectations.append(
-            Expectation(type_, kwargs, origin, severity or self.severity, check, description)
+            Expectation(type_, kwargs, origin, severity or self.severity, check, description, loc)
         )
 
     # -- what every event promises -------------------------------------------------------------
@@ -338,7 +340,7 @@ class _Deriver:
             return field_column(path)
 
         def add(type_: str, description: str, **kwargs: Any) -> None:
-            self.add(type_, where, check, rule.description or description, severity, **kwargs)
+            self.add(type_, where, check, rule.description or description, severity, loc, **kwargs)
 
         scalar = {v for v in ValueType if v.is_scalar}
         if isinstance(spec, Compare):
@@ -495,11 +497,11 @@ def derive_suite(event: EventContract, config: Config, table: str) -> DerivedSui
         try:
             expectations.append(expectation.to_gx())
         except Exception as error:  # GX validates kwargs with pydantic; report, never crash
-            if not expectation.check.startswith("rule:"):
+            if not expectation.loc:
                 raise
             first = str(error).strip().splitlines()
             raise ConfigError(
-                f"events.{event.name}: Great Expectations rejects {expectation.type}: "
+                f"{dotted(expectation.loc)}: Great Expectations rejects {expectation.type}: "
                 + " ".join(line.strip() for line in first[:4]),
                 location=expectation.origin,
             ) from None

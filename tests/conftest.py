@@ -1,0 +1,96 @@
+"""Shared fixtures: throwaway eventqa projects built from small, explicit contracts."""
+
+from __future__ import annotations
+
+import shutil
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+OPTIONS_PROTO = """\
+syntax = "proto3";
+package acme.options;
+import "google/protobuf/descriptor.proto";
+import "google/protobuf/wrappers.proto";
+message EventMetadata {
+  google.protobuf.StringValue description = 1;
+  google.protobuf.StringValue team_owner = 2;
+}
+extend google.protobuf.FieldOptions {
+  EventMetadata event_metadata = 50001;
+  bool sensitive = 50002;
+}
+"""
+
+MINIMAL_CHECKS = """\
+version: 1
+tables:
+  BackendEvent: backend__events
+"""
+
+
+def envelope(events: dict[str, str], name: str = "BackendEvent", owner: str = "Foundations") -> str:
+    """An envelope message registering `{event_name: MessageType}` with metadata."""
+    fields = []
+    for number, (event, message) in enumerate(events.items(), start=1):
+        fields.append(
+            f"    {message} {event} = {number} [\n"
+            f'      (acme.options.event_metadata).description.value = "Fires for {event}.",\n'
+            f'      (acme.options.event_metadata).team_owner.value = "{owner}"\n'
+            "    ];"
+        )
+    body = "\n".join(fields)
+    return f"message {name} {{\n  oneof event {{\n{body}\n  }}\n}}\n"
+
+
+def events_proto(messages: str, events: dict[str, str], imports: tuple[str, ...] = ()) -> str:
+    """A proto3 file with payload `messages` and an envelope registering `events`."""
+    lines = [
+        'syntax = "proto3";',
+        "package acme.events;",
+        'import "options/options.proto";',
+        'import "google/protobuf/wrappers.proto";',
+        'import "google/protobuf/timestamp.proto";',
+        *(f'import "{i}";' for i in imports),
+        "",
+        textwrap.dedent(messages).strip(),
+        "",
+        envelope(events),
+    ]
+    return "\n".join(lines)
+
+
+ProjectFactory = Callable[..., Path]
+
+
+@pytest.fixture
+def make_project(tmp_path: Path) -> ProjectFactory:
+    """Write a project (checks.yaml + contracts/) into a temporary directory and return it."""
+
+    def make(protos: dict[str, str], checks: str = MINIMAL_CHECKS) -> Path:
+        root = tmp_path / "project"
+        (root / "contracts" / "options").mkdir(parents=True, exist_ok=True)
+        (root / "contracts" / "options" / "options.proto").write_text(OPTIONS_PROTO)
+        for name, text in protos.items():
+            path = root / "contracts" / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+        (root / "checks.yaml").write_text(textwrap.dedent(checks))
+        return root
+
+    return make
+
+
+@pytest.fixture
+def example_project(tmp_path: Path) -> Path:
+    """A copy of the repository's own example project (contracts, checks.yaml, expectations/)."""
+    root = tmp_path / "example"
+    root.mkdir()
+    for name in ("contracts", "expectations"):
+        shutil.copytree(REPO / name, root / name)
+    shutil.copy(REPO / "checks.yaml", root / "checks.yaml")
+    return root
