@@ -1,6 +1,6 @@
 """The one error hierarchy: every failure a user can cause or meet is an `EventQAError`.
 
-Each error knows its exit code (see README "Exit codes"), so the CLI maps errors to codes in one place.
+Each error knows its exit code (README "Exit codes"), so the CLI maps errors to codes in one place.
 """
 
 from __future__ import annotations

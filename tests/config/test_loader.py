@@ -46,24 +46,32 @@ def test_empty_file_gives_defaults(tmp_path):
 
 
 def test_snowflake_warehouse_is_the_alternative(tmp_path):
-    config = load_config(write(tmp_path, """\
+    config = load_config(
+        write(
+            tmp_path,
+            """\
         warehouse:
           type: snowflake
           connection_name: prod
           database: ANALYTICS
           schema: EVENTS
-        """))
+        """,
+        )
+    )
     assert isinstance(config.warehouse, SnowflakeWarehouse)
     assert config.warehouse.schema_name == "EVENTS"
 
 
 def test_yaml_that_does_not_parse_names_line_and_column(tmp_path):
-    message = error_for(tmp_path, """\
+    message = error_for(
+        tmp_path,
+        """\
         version: 1
         events:
           user_followed_user:
             rules: [
-        """)
+        """,
+    )
     assert message.startswith("checks.yaml:5:1: could not parse YAML")
 
 
@@ -74,48 +82,69 @@ def test_duplicate_key_is_a_parse_error(tmp_path):
 
 
 def test_misspelled_key_names_line_and_suggests(tmp_path):
-    message = error_for(tmp_path, """\
+    message = error_for(
+        tmp_path,
+        """\
         version: 1
         defaults:
           windw: 24h
-        """)
-    assert message.startswith("checks.yaml:3: defaults.windw: unknown key 'windw'; did you mean 'window'?")
+        """,
+    )
+    assert message.startswith(
+        "checks.yaml:3: defaults.windw: unknown key 'windw'; did you mean 'window'?"
+    )
 
 
 def test_misspelled_rule_kind(tmp_path):
-    message = error_for(tmp_path, """\
+    message = error_for(
+        tmp_path,
+        """\
         events:
           user_followed_user:
             rules:
               - betwen: {field: follower_id, min: 1}
-        """)
-    assert "checks.yaml:4: events.user_followed_user.rules[0].betwen: unknown key 'betwen'; did you mean 'between'?" in message
+        """,
+    )
+    assert (
+        "checks.yaml:4: events.user_followed_user.rules[0].betwen: unknown key 'betwen'; did you mean 'between'?"
+        in message
+    )
 
 
 def test_wrong_type_says_what_is_expected(tmp_path):
-    message = error_for(tmp_path, """\
+    message = error_for(
+        tmp_path,
+        """\
         events:
           user_followed_user:
             rules:
               - compare: {left: follower_id, op: "!=", right: followee_id}
               - between: {field: follower_id, min: lots}
-        """)
-    assert message == "checks.yaml:5: events.user_followed_user.rules[1].between.min: must be a number"
+        """,
+    )
+    assert (
+        message == "checks.yaml:5: events.user_followed_user.rules[1].between.min: must be a number"
+    )
 
 
 def test_every_problem_is_reported_at_once_in_line_order(tmp_path):
-    message = error_for(tmp_path, """\
+    message = error_for(
+        tmp_path,
+        """\
         warehouse:
           type: duckdb
           path: [not, a, path]
         defaults:
           severity: fatal
           window: soon
-        """)
+        """,
+    )
     lines = message.splitlines()
     assert lines[0].startswith("checks.yaml:3: warehouse.path:")
     assert lines[1] == "checks.yaml:5: defaults.severity: must be one of 'error' or 'warn'"
-    assert lines[2] == "checks.yaml:6: defaults.window: must be a duration such as 90s, 5m, 24h or 7d"
+    assert (
+        lines[2] == "checks.yaml:6: defaults.window: must be a duration such as 90s, 5m, 24h or 7d"
+    )
 
 
 def test_unknown_warehouse_type(tmp_path):
@@ -124,34 +153,46 @@ def test_unknown_warehouse_type(tmp_path):
 
 
 def test_a_rule_needs_exactly_one_kind(tmp_path):
-    message = error_for(tmp_path, """\
+    message = error_for(
+        tmp_path,
+        """\
         events:
           e:
             rules:
               - severity: warn
-        """)
+        """,
+    )
     assert message.startswith("checks.yaml:4: events.e.rules[0]: a rule has exactly one of:")
 
 
 def test_bad_regex_and_sql_without_batch(tmp_path):
-    message = error_for(tmp_path, """\
+    message = error_for(
+        tmp_path,
+        """\
         events:
           e:
             rules:
               - matches: {field: f, pattern: "([a-z"}
               - sql: {query: "select * from backend__events"}
-        """)
-    assert "checks.yaml:4: events.e.rules[0].matches.pattern: is not a valid regular expression" in message
+        """,
+    )
+    assert (
+        "checks.yaml:4: events.e.rules[0].matches.pattern: is not a valid regular expression"
+        in message
+    )
     assert "checks.yaml:5: events.e.rules[1].sql.query: must select from {batch}" in message
 
 
 def test_bad_cron_and_time_zone(tmp_path):
-    message = error_for(tmp_path, """\
+    message = error_for(
+        tmp_path,
+        """\
         defaults:
           schedule:
             cron: "every hour"
             timezone: Mars/Olympus
-        """)
+        """,
+    )
     assert "checks.yaml:3: defaults.schedule.cron: must be a 5-field cron expression" in message
     assert "checks.yaml:4: defaults.schedule.timezone: unknown time zone 'Mars/Olympus'" in message
 

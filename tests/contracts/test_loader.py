@@ -41,7 +41,9 @@ def test_example_contracts_use_every_type_family():
             if f.nullable and f.value_type.is_scalar and not f.proto_type.startswith("google."):
                 seen.add("proto3 optional")
             if f.repeated:
-                seen.add("repeated " + ("message" if f.value_type == ValueType.MESSAGE else "scalar"))
+                seen.add(
+                    "repeated " + ("message" if f.value_type == ValueType.MESSAGE else "scalar")
+                )
             if f.value_type == ValueType.ENUM:
                 seen.add("nested enum" if f.proto_type.count(".") > 3 else "top-level enum")
             if nested:
@@ -50,14 +52,49 @@ def test_example_contracts_use_every_type_family():
 
     for event in contracts.events.values():
         walk(event.fields)
-    scalars = {"int32", "int64", "uint32", "uint64", "sint32", "sint64", "fixed32", "fixed64",
-               "sfixed32", "sfixed64", "float", "double", "bool", "string", "bytes"}
+    scalars = {
+        "int32",
+        "int64",
+        "uint32",
+        "uint64",
+        "sint32",
+        "sint64",
+        "fixed32",
+        "fixed64",
+        "sfixed32",
+        "sfixed64",
+        "float",
+        "double",
+        "bool",
+        "string",
+        "bytes",
+    }
     assert scalars <= seen, scalars - seen
-    wrappers = {f"google.protobuf.{w}Value" for w in
-                ("Int64", "UInt64", "Int32", "UInt32", "Double", "Float", "Bool", "String", "Bytes")}
+    wrappers = {
+        f"google.protobuf.{w}Value"
+        for w in (
+            "Int64",
+            "UInt64",
+            "Int32",
+            "UInt32",
+            "Double",
+            "Float",
+            "Bool",
+            "String",
+            "Bytes",
+        )
+    }
     assert wrappers <= seen, wrappers - seen
-    assert {"google.protobuf.Timestamp", "map", "proto3 optional", "repeated scalar",
-            "repeated message", "nested enum", "top-level enum", "nested message field"} <= seen
+    assert {
+        "google.protobuf.Timestamp",
+        "map",
+        "proto3 optional",
+        "repeated scalar",
+        "repeated message",
+        "nested enum",
+        "top-level enum",
+        "nested message field",
+    } <= seen
 
 
 def test_nested_fields_keep_their_own_file_and_line():
@@ -77,7 +114,9 @@ def test_syntax_error_is_protocs_own_message_with_file_line_col(make_project):
 
 
 def test_missing_import_names_the_importing_file(make_project):
-    text = events_proto("message A { int64 a = 1; }", {"a_happened": "A"}, ("does/not/exist.proto",))
+    text = events_proto(
+        "message A { int64 a = 1; }", {"a_happened": "A"}, ("does/not/exist.proto",)
+    )
     root = make_project({"events.proto": text})
     with pytest.raises(ContractError) as error:
         load(root)
@@ -87,8 +126,9 @@ def test_missing_import_names_the_importing_file(make_project):
 
 
 def test_unknown_option_is_reported_by_protoc(make_project):
-    text = events_proto("message A { int64 a = 1 [(acme.options.no_such_option) = true]; }",
-                        {"a_happened": "A"})
+    text = events_proto(
+        "message A { int64 a = 1 [(acme.options.no_such_option) = true]; }", {"a_happened": "A"}
+    )
     root = make_project({"events.proto": text})
     with pytest.raises(ContractError) as error:
         load(root)
@@ -97,13 +137,17 @@ def test_unknown_option_is_reported_by_protoc(make_project):
 
 
 def test_missing_owner_and_description_are_diagnostics_not_crashes(make_project):
-    text = events_proto("message A { int64 a = 1; }\nmessage B { int64 b = 1; }", {"a_happened": "A"})
+    text = events_proto(
+        "message A { int64 a = 1; }\nmessage B { int64 b = 1; }", {"a_happened": "A"}
+    )
     text = text.replace("    A a_happened = 1 [", "    B b_happened = 2;\n    A a_happened = 1 [")
     root = make_project({"events.proto": text})
     contracts = load(root)
     assert contracts.events["b_happened"].owner is None
     messages = [str(d) for d in contracts.diagnostics]
-    assert any("b_happened" in m and "team_owner" in m and "contracts/events.proto:" in m for m in messages)
+    assert any(
+        "b_happened" in m and "team_owner" in m and "contracts/events.proto:" in m for m in messages
+    )
     assert any("b_happened" in m and "description" in m for m in messages)
 
 
@@ -132,12 +176,17 @@ message ShopEvent {
     root = make_project({"company/meta.proto": options, "shop.proto": events})
     contracts = load_contracts(root, Path("contracts"))
     event = contracts.events["thing_happened"]
-    assert (event.envelope, event.owner, event.description) == ("ShopEvent", "Things", "A thing happened.")
+    assert (event.envelope, event.owner, event.description) == (
+        "ShopEvent",
+        "Things",
+        "A thing happened.",
+    )
 
 
 def test_recursive_messages_stop_at_json_shape(make_project):
-    text = events_proto("message Node { string name = 1; repeated Node children = 2; }",
-                        {"tree_built": "Node"})
+    text = events_proto(
+        "message Node { string name = 1; repeated Node children = 2; }", {"tree_built": "Node"}
+    )
     contracts = load(make_project({"events.proto": text}))
     children = contracts.events["tree_built"].child("children")
     assert children.value_type == ValueType.JSON

@@ -18,7 +18,8 @@ class Suite:
 
     def find(self, type_: str | None = None, column: str | None = None, check: str | None = None):
         return [
-            e for e in self.expectations
+            e
+            for e in self.expectations
             if (type_ is None or e["type"] == type_)
             and (column is None or e["kwargs"].get("column") == column)
             and (check is None or e["meta"]["check"] == check)
@@ -33,8 +34,13 @@ class Suite:
         return {e["meta"]["check"] for e in self.find(column=column)}
 
 
-def derive(make_project, messages: str, event: str = "thing_happened", message: str = "Thing",
-           checks: str = MINIMAL_CHECKS) -> Suite:
+def derive(
+    make_project,
+    messages: str,
+    event: str = "thing_happened",
+    message: str = "Thing",
+    checks: str = MINIMAL_CHECKS,
+) -> Suite:
     root = make_project({"events.proto": events_proto(messages, {event: message})}, checks)
     project = Project(root / "checks.yaml")
     (derived,) = [s for s in project.suites if s.event == event]

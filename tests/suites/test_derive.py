@@ -18,7 +18,9 @@ NOT_IN_SET = "expect_column_values_to_not_be_in_set"
 def test_every_event_gets_envelope_checks(make_project):
     suite = derive(make_project, "message Thing { int64 a = 1; }")
     assert {e["type"] for e in suite.find(column="event_id")} == {
-        NOT_NULL, "expect_column_values_to_be_unique"}
+        NOT_NULL,
+        "expect_column_values_to_be_unique",
+    }
     future = suite.one("expect_column_values_to_be_between", "event_timestamp")
     assert future["kwargs"]["max_value"] == {"$PARAMETER": "until_plus_5m"}
     drift = suite.one(IN_SET, "keys(payload)")
@@ -54,16 +56,31 @@ def test_plain_scalars_are_required_and_typed_per_width(make_project, proto, val
     assert suite.one(NOT_IN_SET, "json_type(v)", "not_null")["kwargs"]["value_set"] == ["null"]
     typed = suite.one(NOT_NULL, "v", "type")
     assert typed["kwargs"]["row_condition"] == {
-        "type": "comparison", "column": {"name": "json_type(v)"}, "operator": "!=", "parameter": "null"}
-    assert typed["description"] == f"v is a valid {proto} {bounds}".rstrip() + " wherever it is not null"
+        "type": "comparison",
+        "column": {"name": "json_type(v)"},
+        "operator": "!=",
+        "parameter": "null",
+    }
+    assert (
+        typed["description"]
+        == f"v is a valid {proto} {bounds}".rstrip() + " wherever it is not null"
+    )
     assert typed["meta"]["origin"] == "contracts/events.proto:7"
 
 
 @pytest.mark.parametrize(
     ("wrapper", "value_type"),
-    [("Int64Value", "int64"), ("UInt64Value", "uint64"), ("Int32Value", "int32"),
-     ("UInt32Value", "uint32"), ("DoubleValue", "double"), ("FloatValue", "float"),
-     ("BoolValue", "bool"), ("StringValue", "string"), ("BytesValue", "bytes")],
+    [
+        ("Int64Value", "int64"),
+        ("UInt64Value", "uint64"),
+        ("Int32Value", "int32"),
+        ("UInt32Value", "uint32"),
+        ("DoubleValue", "double"),
+        ("FloatValue", "float"),
+        ("BoolValue", "bool"),
+        ("StringValue", "string"),
+        ("BytesValue", "bytes"),
+    ],
 )
 def test_wrappers_are_nullable_but_typed(make_project, wrapper, value_type):
     suite = derive(make_project, f"message Thing {{ google.protobuf.{wrapper} v = 1; }}")
@@ -79,15 +96,24 @@ def test_proto3_optional_is_nullable(make_project):
 
 
 def test_enums_top_level_and_nested_check_value_names(make_project):
-    suite = derive(make_project, """
+    suite = derive(
+        make_project,
+        """
         enum Color { COLOR_UNSPECIFIED = 0; COLOR_RED = 1; }
         message Thing {
           enum Size { SIZE_UNSPECIFIED = 0; SIZE_L = 1; }
           Color color = 1;
           Size size = 2;
-        }""")
-    assert suite.one(IN_SET, "color", "enum")["kwargs"]["value_set"] == ["COLOR_UNSPECIFIED", "COLOR_RED"]
-    assert suite.one(IN_SET, "size", "enum")["kwargs"]["value_set"] == ["SIZE_UNSPECIFIED", "SIZE_L"]
+        }""",
+    )
+    assert suite.one(IN_SET, "color", "enum")["kwargs"]["value_set"] == [
+        "COLOR_UNSPECIFIED",
+        "COLOR_RED",
+    ]
+    assert suite.one(IN_SET, "size", "enum")["kwargs"]["value_set"] == [
+        "SIZE_UNSPECIFIED",
+        "SIZE_L",
+    ]
     assert suite.meta["columns"] == {"color": "enum", "size": "enum"}
     assert "acme.events.Thing.Size" in suite.one(IN_SET, "size")["description"]
 
@@ -100,15 +126,24 @@ def test_timestamp_is_a_nullable_rfc3339_value(make_project):
 
 
 def test_nested_message_fields_are_checked_where_the_parent_is_an_object(make_project):
-    suite = derive(make_project, """
+    suite = derive(
+        make_project,
+        """
         message Address { string city = 1; optional string line2 = 2; }
-        message Thing { Address address = 1; }""")
-    assert suite.one(IN_SET, "json_type(address)", "type")["kwargs"]["value_set"] == ["object", "null"]
+        message Thing { Address address = 1; }""",
+    )
+    assert suite.one(IN_SET, "json_type(address)", "type")["kwargs"]["value_set"] == [
+        "object",
+        "null",
+    ]
     assert suite.one(IN_SET, "keys(address)")["kwargs"]["value_set"] == ["city", "line2"]
     present = suite.one(NOT_NULL, "json_type(address.city)", "present")
     assert present["kwargs"]["row_condition"] == {
-        "type": "comparison", "column": {"name": "json_type(address)"}, "operator": "==",
-        "parameter": "object"}
+        "type": "comparison",
+        "column": {"name": "json_type(address)"},
+        "operator": "==",
+        "parameter": "object",
+    }
     assert suite.checks_on("json_type(address.line2)") == set()
     assert suite.meta["columns"] == {"address.city": "string", "address.line2": "string"}
 
@@ -123,9 +158,12 @@ def test_repeated_scalars_are_arrays_never_null_with_typed_elements(make_project
 
 
 def test_repeated_messages_check_each_element_field_by_field(make_project):
-    suite = derive(make_project, """
+    suite = derive(
+        make_project,
+        """
         message Item { uint32 quantity = 1; repeated string tags = 2; }
-        message Thing { repeated Item items = 1; }""")
+        message Thing { repeated Item items = 1; }""",
+    )
     assert suite.one(IN_SET, "json_type(items[])", "type")["kwargs"]["value_set"] == ["object"]
     assert suite.one(IN_SET, "keys(items[])")["kwargs"]["value_set"] == ["quantity", "tags"]
     present = suite.one(NOT_NULL, "json_type(items[].quantity)", "present")
@@ -150,9 +188,12 @@ def test_pipelines_that_omit_defaults_do_not_require_presence(make_project):
 
 def test_sensitive_fields_come_from_the_contract_and_checks_yaml(make_project):
     checks = MINIMAL_CHECKS + "events:\n  thing_happened:\n    sensitive_fields: [name]\n"
-    suite = derive(make_project, """
+    suite = derive(
+        make_project,
+        """
         message Thing { string email = 1 [(acme.options.sensitive) = true]; string name = 2; }""",
-        checks=checks)
+        checks=checks,
+    )
     assert suite.meta["sensitive"] == ["email", "name"]
 
 
@@ -204,11 +245,18 @@ def test_each_rule_kind_becomes_a_pushdown_friendly_expectation(make_project):
         ("expect_column_values_to_be_between", "checks.yaml:20", "warn"),
     ]
     assert rules[0]["kwargs"]["unexpected_rows_query"] == 'SELECT * FROM {batch} WHERE "a" = "b"'
-    assert rules[1]["kwargs"] == {"column_A": "b", "column_B": "a", "or_equal": True,
-                                  "ignore_row_if": "either_value_is_missing"}
+    assert rules[1]["kwargs"] == {
+        "column_A": "b",
+        "column_B": "a",
+        "or_equal": True,
+        "ignore_row_if": "either_value_is_missing",
+    }
     assert rules[1]["severity"] == "critical" and rules[0]["severity"] == "warning"
     assert rules[7]["kwargs"]["min_value"] == 0.75
-    assert rules[9]["kwargs"] == {"column": "event_timestamp", "min_value": {"$PARAMETER": "until_minus_2h"}}
+    assert rules[9]["kwargs"] == {
+        "column": "event_timestamp",
+        "min_value": {"$PARAMETER": "until_minus_2h"},
+    }
     assert rules[12]["kwargs"]["column"] == "items[].n"
     # contract-derived checks take the event's severity
     assert suite.one(NOT_NULL, "a", "type")["meta"]["severity"] == "warn"
@@ -217,21 +265,31 @@ def test_each_rule_kind_becomes_a_pushdown_friendly_expectation(make_project):
 @pytest.mark.parametrize(
     ("rule", "expected"),
     [
-        ("- between: {field: folower_id, min: 1}",
-         "checks.yaml:6: events.thing_happened.rules[0].between.field: unknown field 'folower_id' "
-         "in event 'thing_happened'; did you mean 'follower_id'?"),
-        ("- between: {field: name, min: 1}",
-         "checks.yaml:6: events.thing_happened.rules[0].between.field: 'name' is string; "
-         "this rule needs one of: double, float, int32, int64, uint32, uint64"),
-        ("- in_set: {field: color, values: [COLOR_RD]}",
-         "checks.yaml:6: events.thing_happened.rules[0].in_set.values: 'COLOR_RD' is not a value of "
-         "acme.events.Color; did you mean 'COLOR_RED'?"),
-        ("- between: {field: tags, min: 1}",
-         "checks.yaml:6: events.thing_happened.rules[0].between.field: 'tags' is repeated; "
-         "write 'tags[]' to check its elements"),
-        ("- expectation: {type: expect_column_values_to_be_purple, kwargs: {column: name}}",
-         "checks.yaml:6: events.thing_happened.rules[0].expectation: Great Expectations rejects "
-         "expect_column_values_to_be_purple: expect_column_values_to_be_purple not found"),
+        (
+            "- between: {field: folower_id, min: 1}",
+            "checks.yaml:6: events.thing_happened.rules[0].between.field: unknown field 'folower_id' "
+            "in event 'thing_happened'; did you mean 'follower_id'?",
+        ),
+        (
+            "- between: {field: name, min: 1}",
+            "checks.yaml:6: events.thing_happened.rules[0].between.field: 'name' is string; "
+            "this rule needs one of: double, float, int32, int64, uint32, uint64",
+        ),
+        (
+            "- in_set: {field: color, values: [COLOR_RD]}",
+            "checks.yaml:6: events.thing_happened.rules[0].in_set.values: 'COLOR_RD' is not a value of "
+            "acme.events.Color; did you mean 'COLOR_RED'?",
+        ),
+        (
+            "- between: {field: tags, min: 1}",
+            "checks.yaml:6: events.thing_happened.rules[0].between.field: 'tags' is repeated; "
+            "write 'tags[]' to check its elements",
+        ),
+        (
+            "- expectation: {type: expect_column_values_to_be_purple, kwargs: {column: name}}",
+            "checks.yaml:6: events.thing_happened.rules[0].expectation: Great Expectations rejects "
+            "expect_column_values_to_be_purple: expect_column_values_to_be_purple not found",
+        ),
     ],
 )
 def test_rules_on_unknown_or_unsuitable_fields_name_their_line(make_project, rule, expected):
@@ -248,14 +306,18 @@ def test_rules_for_an_unknown_event_suggest_close_names(make_project):
     checks = "version: 1\ntables: {BackendEvent: backend__events}\nevents:\n  thing_hapened:\n    rules: []\n"
     with pytest.raises(ConfigError) as error:
         derive(make_project, "message Thing { int64 a = 1; }", checks=checks)
-    assert str(error.value) == ("checks.yaml:4: events.thing_hapened: unknown event 'thing_hapened'; "
-                                "did you mean 'thing_happened'?")
+    assert str(error.value) == (
+        "checks.yaml:4: events.thing_hapened: unknown event 'thing_hapened'; "
+        "did you mean 'thing_happened'?"
+    )
 
 
 def test_suites_are_deterministic_and_load_back_into_great_expectations(make_project, tmp_path):
     from tests.conftest import events_proto
 
-    root = make_project({"events.proto": events_proto(RULE_PROTO, {"thing_happened": "Thing"})}, RULES)
+    root = make_project(
+        {"events.proto": events_proto(RULE_PROTO, {"thing_happened": "Thing"})}, RULES
+    )
     first = [render_suite(s) for s in Project(root / "checks.yaml").suites]
     second = [render_suite(s) for s in Project(root / "checks.yaml").suites]
     assert first == second

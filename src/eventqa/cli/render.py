@@ -14,20 +14,22 @@ def print_generate(out: Console, err: Console, result: Any, *, check: bool) -> N
     changes = result.changes
     tables = sorted({s.table for s in result.suites})
     where = result.directory.name + "/"
+    counted = f"{_plural(len(result.suites), 'suite')} for {_plural(len(tables), 'table')}"
     if check:
-        out.print(f"{where} is current: {len(result.suites)} suites in {len(tables)} tables")
+        out.print(f"{where} is current: {counted}")
         return
     written = len(changes.missing) + len(changes.stale)
     unchanged = len(result.suites) - written
     parts = [f"wrote {written}", f"{unchanged} unchanged"]
     if changes.orphaned:
         parts.append(f"removed {len(changes.orphaned)} orphaned")
-    out.print(
-        f"{len(result.suites)} suites for {len(tables)} tables ({', '.join(tables)}): "
-        f"{', '.join(parts)} in {where}"
-    )
+    out.print(f"{counted} ({', '.join(tables)}): {', '.join(parts)} in {where}")
     for label, paths in (("new", changes.missing), ("updated", changes.stale)):
         for path in paths:
             out.print(f"  {label}: {where}{path}")
     for path in changes.orphaned:
         out.print(f"  removed: {where}{path}")
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")

@@ -87,12 +87,13 @@ def _message(error: Any, loc: tuple[str | int, ...]) -> str:
         suggestion = f"; did you mean {close[0]!r}?" if close else ""
         return f"unknown key {key!r}{suggestion} (valid keys: {', '.join(valid)})"
     if kind in ("literal_error", "enum"):
-        return "must be one of " + error["ctx"]["expected"]
+        return f"must be one of {error['ctx']['expected']}"
     if kind == "union_tag_invalid":
-        return "must be one of " + error["ctx"]["expected_tags"]
+        return f"must be one of {error['ctx']['expected_tags']}"
     if kind == "value_error":
         return str(error["ctx"]["error"])
-    return _MESSAGES.get(kind, error["msg"][:1].lower() + error["msg"][1:])
+    message = str(error["msg"])
+    return _MESSAGES.get(kind, message[:1].lower() + message[1:])
 
 
 def _clean_loc(loc: tuple[str | int, ...]) -> tuple[str | int, ...]:

@@ -126,7 +126,9 @@ class Schedule(Strict):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as UTC)") from None
+            raise ValueError(
+                f"unknown time zone {value!r} (use an IANA name such as UTC)"
+            ) from None
         return value
 
 
@@ -354,7 +356,10 @@ class Config(Strict):
     contracts: ContractsConfig = ContractsConfig()
     warehouse: Warehouse = DuckDBWarehouse(type="duckdb")
     tables: dict[str, str] = Field(
-        default_factory=lambda: {"BackendEvent": "backend__events", "FrontendEvent": "frontend__events"}
+        default_factory=lambda: {
+            "BackendEvent": "backend__events",
+            "FrontendEvent": "frontend__events",
+        }
     )
     payload: PayloadConfig = PayloadConfig()
     defaults: Defaults = Defaults()
@@ -377,7 +382,7 @@ class Config(Strict):
         return self._source.locate(loc)
 
     def table_for(self, envelope: str) -> str:
-        """The warehouse table of an envelope: from `tables`, else `BackendEvent` -> backend__events."""
+        """The table of an envelope: from `tables`, else `BackendEvent` -> `backend__events`."""
         if envelope in self.tables:
             return self.tables[envelope]
         base = envelope.removesuffix("Event").removesuffix("Events") or envelope

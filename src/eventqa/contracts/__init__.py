@@ -1,4 +1,4 @@
-"""Event contracts: `.proto` files compiled by protoc into descriptors, read into `EventContract`s."""
+"""Event contracts: `.proto` files compiled by protoc, read into `EventContract`s."""
 
 from eventqa.contracts.loader import load_contracts
 from eventqa.contracts.model import ContractSet, Envelope, EventContract, Field, ValueType

@@ -25,7 +25,9 @@ class ValueType(StrEnum):
     DURATION = "duration"
     MESSAGE = "message"
     MAP = "map"
-    JSON = "json"  # google.protobuf.Struct/Value/ListValue/Any, or a message nested too deep to expand
+    JSON = (
+        "json"  # google.protobuf.Struct/Value/ListValue/Any, or a message nested too deep to expand
+    )
 
     @property
     def is_scalar(self) -> bool:
@@ -47,7 +49,9 @@ class Field:
 
     name: str
     number: int
-    proto_type: str  # as a reader of the .proto would name it: "int64", "google.protobuf.Int64Value"
+    proto_type: (
+        str  # as a reader of the .proto would name it: "int64", "google.protobuf.Int64Value"
+    )
     value_type: ValueType
     nullable: bool  # wrappers, message fields and proto3 `optional`: may be null or absent
     repeated: bool
@@ -64,7 +68,7 @@ class Field:
 
 @dataclass(frozen=True)
 class EventContract:
-    """An event: an envelope field (its name is the warehouse event_name) and its payload message."""
+    """An event: an envelope field (its name is the stored event_name) and its payload message."""
 
     name: str
     envelope: str

@@ -41,7 +41,7 @@ def keys_column(path: str | None) -> str:
 
 
 def relation_of(column: str) -> str:
-    """The grain a column lives at: `''` for one row per event, else the repeated path, `items[]`."""
+    """The grain of a column: `''` for one row per event, else the repeated path (`items[]`)."""
     match = _FUNCTION.match(column)
     inner = match.group(2) if match else column
     head, sep, _ = inner.rpartition("[]")

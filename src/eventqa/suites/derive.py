@@ -73,6 +73,7 @@ class Expectation:
 
     def to_gx(self) -> Any:
         """Build the Great Expectations expectation (GX validates the kwargs)."""
+        from great_expectations.expectations.metadata_types import FailureSeverity
         from great_expectations.expectations.registry import get_expectation_impl
 
         impl = get_expectation_impl(self.type)
@@ -85,7 +86,7 @@ class Expectation:
             **self.kwargs,
             meta=meta,
             description=self.description,
-            severity=_GX_SEVERITY[self.severity],
+            severity=FailureSeverity(_GX_SEVERITY[self.severity]),
         )
 
 
@@ -271,9 +272,7 @@ class _Deriver:
         kind = json_type_column(path)
         if value_type.is_scalar:
             bounds = INTEGER_RANGES.get(value_type)
-            what = f"a valid {proto}" + (
-                f" ({bounds[0]} to {bounds[1]})" if bounds else ""
-            )
+            what = f"a valid {proto}" + (f" ({bounds[0]} to {bounds[1]})" if bounds else "")
             from great_expectations.expectations.row_conditions import Column
 
             self.add(
@@ -314,9 +313,7 @@ class _Deriver:
             where = self.config.locate(*loc)
             self.rule(rule, paths, where, loc)
 
-    def rule(
-        self, rule: Rule, paths: _Paths, where: Location, loc: tuple[str | int, ...]
-    ) -> None:
+    def rule(self, rule: Rule, paths: _Paths, where: Location, loc: tuple[str | int, ...]) -> None:
         severity = rule.severity or self.severity
         spec = rule.spec
         check = f"rule:{rule.kind}"
@@ -373,12 +370,11 @@ class _Deriver:
                 )  # fmt: skip
         elif isinstance(spec, Between):
             target = column(spec.field, "field", _NUMERIC)
-            bounds = {k: v for k, v in (("min_value", spec.min), ("max_value", spec.max)) if v is not None}
             add(
                 "expect_column_values_to_be_between",
                 f"{spec.field} between {spec.min if spec.min is not None else '-inf'} "
                 f"and {spec.max if spec.max is not None else 'inf'}",
-                column=target, **{k: _number(v) for k, v in bounds.items()},
+                column=target, **_bounds(spec.min, spec.max),
             )  # fmt: skip
         elif isinstance(spec, InSet):
             field = paths.resolve(spec.field, where, (*loc, "field"))
@@ -408,12 +404,12 @@ class _Deriver:
             targets = [column(p, "fields", scalar) for p in spec.fields]
             if len({relation_of(t) for t in targets}) > 1:
                 raise ConfigError(
-                    f"{dotted(loc)}: fields from different repeated fields cannot be unique together",
+                    f"{dotted(loc)}: fields of different repeated fields cannot be unique together",
                     location=where,
                 )
             if len(targets) == 1:
                 add(
-                    "expect_column_values_to_be_unique", f"{spec.fields[0]} is unique in the window",
+                    "expect_column_values_to_be_unique", f"{spec.fields[0]} is unique",
                     column=targets[0],
                 )  # fmt: skip
             else:
@@ -433,7 +429,7 @@ class _Deriver:
                 "expect_table_row_count_to_be_between",
                 f"the window holds {spec.min if spec.min is not None else 0} to "
                 f"{spec.max if spec.max is not None else 'any number of'} events",
-                **{k: v for k, v in (("min_value", spec.min), ("max_value", spec.max)) if v is not None},
+                **_bounds(spec.min, spec.max),
             )  # fmt: skip
         elif isinstance(spec, Freshness):
             target = (
@@ -476,6 +472,12 @@ class _Deriver:
 def _quote(identifier: str) -> str:
     """A SQL identifier, double-quoted (standard SQL; DuckDB and Snowflake agree)."""
     return '"' + identifier.replace('"', '""') + '"'
+
+
+def _bounds(low: float | None, high: float | None) -> dict[str, int | float]:
+    """GX `min_value`/`max_value` kwargs for the bounds that are set."""
+    pairs = (("min_value", low), ("max_value", high))
+    return {key: _number(value) for key, value in pairs if value is not None}
 
 
 def _number(value: float) -> int | float:

@@ -1,4 +1,4 @@
-"""expectations/: suites as stable GX JSON files, written by `generate` and compared by `--check`."""
+"""expectations/: suites as stable GX JSON, written by `generate` and compared by `--check`."""
 
 from __future__ import annotations
 

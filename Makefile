@@ -1,0 +1,40 @@
+# eventqa developer tasks. `make help` lists them.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+
+.DEFAULT_GOAL := help
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+$(BIN)/eventqa: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q -e '.[test]'
+	@touch $@
+
+install: $(BIN)/eventqa ## Create .venv with eventqa and the test tools
+
+test: install ## Run every test (the CI command)
+	$(BIN)/python -m pytest
+
+lint: install ## ruff, mypy --strict, import contracts
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+format: install ## Apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix src tests
+	$(BIN)/ruff format src tests
+
+generate: install ## Regenerate expectations/ from contracts/ and checks.yaml
+	$(BIN)/eventqa generate
+
+golden: install ## Regenerate the golden suites of tests/suites/golden (review the diff)
+	$(BIN)/eventqa --config tests/suites/golden/checks.yaml generate
+
+clean: ## Remove .venv, caches and the demo warehouse
+	rm -rf $(VENV) .eventqa .pytest_cache .mypy_cache .ruff_cache src/*.egg-info
+
+.PHONY: help install test lint format generate golden clean

@@ -1,0 +1,168 @@
+"""The command line as users meet it: a real subprocess, its output and its exit code."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import events_proto
+
+pytestmark = pytest.mark.cli
+
+HEAVY = (
+    "great_expectations",
+    "pandas",
+    "duckdb",
+    "snowflake",
+    "sqlalchemy",
+    "slack_sdk",
+    "apscheduler",
+)
+
+
+def eventqa(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "eventqa", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def assert_clean_error(done: subprocess.CompletedProcess[str], code: int, *fragments: str) -> None:
+    assert done.returncode == code, done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
+    for fragment in fragments:
+        assert fragment in done.stderr, done.stderr
+
+
+def test_help_is_instant_because_nothing_heavy_is_imported():
+    probe = (
+        "import sys, click\n"
+        "from eventqa.cli.main import cli\n"
+        "try:\n    cli(['--help'], standalone_mode=False)\nexcept SystemExit:\n    pass\n"
+        f"print([m for m in sys.modules if m.split('.')[0] in {HEAVY!r}])"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip().endswith("[]"), done.stdout
+    assert "Exit codes" in done.stdout and "generate" in done.stdout
+
+
+def test_generate_writes_then_check_passes_and_catches_every_kind_of_drift(example_project):
+    expectations = example_project / "expectations"
+    done = eventqa(example_project, "generate", "--check")
+    assert done.returncode == 0, done.stderr
+    assert "expectations/ is current: 13 suites for 2 tables" in done.stdout
+
+    (expectations / "backend__events" / "user_followed_user.json").write_text("{}\n")
+    (expectations / "backend__events" / "payment_failed.json").unlink()
+    (expectations / "frontend__events" / "user_left_forever.json").write_text("{}\n")
+    done = eventqa(example_project, "generate", "--check")
+    assert_clean_error(
+        done,
+        1,
+        "stale: expectations/backend__events/user_followed_user.json",
+        "missing: expectations/backend__events/payment_failed.json",
+        "orphaned: expectations/frontend__events/user_left_forever.json",
+        "hint: run `eventqa generate`",
+    )
+
+    done = eventqa(example_project, "generate")
+    assert done.returncode == 0, done.stderr
+    assert "wrote 2, 11 unchanged, removed 1 orphaned" in done.stdout
+    assert not (expectations / "frontend__events" / "user_left_forever.json").exists()
+    suite = json.loads((expectations / "backend__events" / "user_followed_user.json").read_text())
+    assert suite["name"] == "backend__events.user_followed_user"
+    assert eventqa(example_project, "generate", "--check").returncode == 0
+
+
+def test_missing_metadata_is_a_warning_not_a_failure(make_project):
+    text = events_proto("message A { int64 a = 1; }", {"a_happened": "A"})
+    text = text.replace(
+        '(acme.options.event_metadata).team_owner.value = "Foundations"',
+        '(acme.options.event_metadata).team_owner.value = ""',
+    )
+    done = eventqa(make_project({"events.proto": text}), "generate")
+    assert done.returncode == 0, done.stderr
+    assert "warning: contracts/events.proto:" in done.stderr
+    assert "has no (event_metadata).team_owner" in done.stderr
+
+
+BAD_PROTOS = {
+    "syntax error": (
+        'syntax = "proto3";\nmessage A {\n  int64 a = 1\n}\n',
+        'contracts/events.proto:4:1: Expected ";".',
+    ),
+    "missing import": (
+        events_proto("message A { int64 a = 1; }", {"a_happened": "A"}, ("nope.proto",)),
+        'contracts/events.proto:6:1: Import "nope.proto" was not found or had errors.',
+    ),
+    "unknown option": (
+        events_proto("message A { int64 a = 1 [(acme.options.colour) = 1]; }", {"a_happened": "A"}),
+        "contracts/events.proto:7:",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_PROTOS))
+def test_broken_contracts_exit_2_with_protocs_location(make_project, case):
+    text, fragment = BAD_PROTOS[case]
+    done = eventqa(make_project({"events.proto": text}), "generate")
+    assert_clean_error(done, 2, fragment)
+
+
+GOOD_PROTO = events_proto("message A { int64 follower_id = 1; }", {"a_happened": "A"})
+BAD_CHECKS = {
+    "yaml does not parse": (
+        "events:\n  a_happened: {rules: [\n",
+        "error: checks.yaml:4:1: could not parse YAML",
+    ),
+    "misspelled key": (
+        "warehouse:\n  type: duckdb\n  pth: x.duckdb\n",
+        "error: checks.yaml:4: warehouse.pth: unknown key 'pth'; did you mean 'path'?",
+    ),
+    "wrong type": (
+        "events:\n  a_happened:\n    rules:\n      - between: {field: follower_id, min: lots}\n",
+        "error: checks.yaml:5: events.a_happened.rules[0].between.min: must be a number",
+    ),
+    "unknown event": (
+        "events:\n  a_hapened:\n    rules: []\n",
+        "error: checks.yaml:3: events.a_hapened: unknown event 'a_hapened'; did you mean 'a_happened'?",
+    ),
+    "unknown field": (
+        "events:\n  a_happened:\n    rules:\n      - between: {field: folower_id, min: 1}\n",
+        "error: checks.yaml:5: events.a_happened.rules[0].between.field: unknown field 'folower_id'",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_CHECKS))
+def test_bad_checks_yaml_exits_2_naming_line_and_field(make_project, case):
+    text, fragment = BAD_CHECKS[case]
+    root = make_project(
+        {"events.proto": GOOD_PROTO}, "tables: {BackendEvent: backend__events}\n" + text
+    )
+    done = eventqa(root, "generate")
+    assert_clean_error(done, 2, fragment)  # line numbers count the `tables:` line above
+
+
+def test_missing_config_exits_2_and_says_where_it_looked(tmp_path):
+    done = eventqa(tmp_path, "generate")
+    assert_clean_error(done, 2, "checks.yaml not found", str(tmp_path))
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    done = eventqa(tmp_path, "--debug", "generate")
+    assert "Traceback" in done.stderr
+
+
+def test_config_option_reads_another_project(example_project, tmp_path):
+    done = eventqa(
+        tmp_path, "--config", str(example_project / "checks.yaml"), "generate", "--check"
+    )
+    assert done.returncode == 0, done.stderr
