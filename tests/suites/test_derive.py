@@ -23,6 +23,7 @@ def test_every_event_gets_envelope_checks(make_project):
     }
     future = suite.one("expect_column_values_to_be_between", "event_timestamp")
     assert future["kwargs"]["max_value"] == {"$PARAMETER": "until_plus_5m"}
+    assert suite.one(IN_SET, "json_type(payload)", "payload")["kwargs"]["value_set"] == ["object"]
     drift = suite.one(IN_SET, "keys(payload)")
     assert drift["kwargs"]["value_set"] == ["a"]
     assert drift["meta"]["check"] == "undeclared_keys"

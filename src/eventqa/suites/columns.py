@@ -10,6 +10,7 @@ The execution layer builds, once per event window, a projection of the payload w
   object or array; NULL when the key is absent.
 - `items[]`, `items[].quantity`: the same, one row per element of a repeated field.
 - `keys(payload)`, `keys(shipping_address)`: one row per key present in an object.
+- `json_type(payload)`: the kind of the payload itself (`invalid` when it is not JSON at all).
 
 A payload field named like a warehouse column is addressed as `payload.<name>`.
 """

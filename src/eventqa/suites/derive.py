@@ -32,6 +32,7 @@ from eventqa.config.models import (
 from eventqa.contracts.model import INTEGER_RANGES, ContractSet, EventContract, Field, ValueType
 from eventqa.errors import ConfigError, ConfigErrors, Location
 from eventqa.suites.columns import (
+    ROOT,
     field_column,
     json_type_column,
     keys_column,
@@ -210,6 +211,11 @@ class _Deriver:
             column="event_timestamp",
             max_value={"$PARAMETER": f"until_plus_{format_duration(skew)}"},
         )
+        self.add(
+            "expect_column_values_to_be_in_set", event.message_location, "payload",
+            f"the payload is a JSON object ({event.message.rsplit('.', 1)[-1]})",
+            column=json_type_column_of_payload(), value_set=["object"],
+        )  # fmt: skip
         self.add(
             "expect_column_values_to_be_in_set",
             event.message_location,
@@ -467,6 +473,11 @@ class _Deriver:
                 paths.resolve(path, self.config.locate(*loc), loc)
                 declared.add(path)
         return sorted(field_column(p) for p in declared)
+
+
+def json_type_column_of_payload() -> str:
+    """`json_type(payload)`: `invalid` for text that is not JSON, `null` for a missing payload."""
+    return f"json_type({ROOT})"
 
 
 def _quote(identifier: str) -> str:
