@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 from eventqa.config import Config, load_config
 from eventqa.contracts import ContractSet, load_contracts
 from eventqa.contracts.model import Diagnostic
 from eventqa.errors import StaleSuitesError
+from eventqa.results.models import RunResult, Window
 from eventqa.suites import DerivedSuite, SuiteDiff, derive_suites, diff_suites, write_suites
 
 EXPECTATIONS_DIR = "expectations"
@@ -77,3 +82,119 @@ class Project:
         return GenerateResult(
             changes, self.suites, self.contracts.diagnostics, self.expectations_dir
         )
+
+    def demo(self, rows: int) -> Any:
+        """Build the embedded sample warehouse from the contracts (DuckDB only)."""
+        from eventqa.config.models import DuckDBWarehouse
+        from eventqa.demo import build_demo
+        from eventqa.errors import UsageError
+
+        settings = self.config.warehouse
+        if not isinstance(settings, DuckDBWarehouse):
+            raise UsageError("`eventqa demo` builds a DuckDB warehouse; checks.yaml names another")
+        path = settings.path if settings.path.is_absolute() else self.directory / settings.path
+        tables = {name: self.config.table_for(name) for name in self.contracts.envelopes}
+        return build_demo(self.contracts, tables, path, rows)
+
+    def run(
+        self,
+        selection: Selection,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        progress: Callable[[str], None] | None = None,
+    ) -> RunResult:
+        """Check the selected events' window in the warehouse."""
+        from eventqa.execution.runner import run_event
+        from eventqa.warehouse import open_warehouse
+
+        jobs = Runner(self).load_jobs(selection)
+        window = default_window(self.config, since, until)
+        warehouse = open_warehouse(self.config)
+        run_id = uuid.uuid4().hex[:12]
+        results = []
+        for index, job in enumerate(jobs):
+            results.append(
+                run_event(warehouse, job, window.since, window.until, f"eq_{run_id}_{index}")
+            )
+            if progress:
+                progress(job.event)
+        return RunResult(run_id=run_id, window=window, events=results)
+
+
+# -- running suites --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which events a run checks: names, a table, an owner, or all of them."""
+
+    events: tuple[str, ...] = ()
+    table: str | None = None
+    owner: str | None = None
+    all: bool = False
+
+
+def _suggest(name: str, known: list[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(name, known, n=3)
+    return f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+
+
+class Runner:
+    """Runs committed suites from expectations/ against the configured warehouse."""
+
+    def __init__(self, project: Project):
+        self.project = project
+
+    def load_jobs(self, selection: Selection) -> list[Any]:
+        import json
+
+        from eventqa.errors import UsageError
+        from eventqa.execution.runner import EventJob
+
+        directory = self.project.expectations_dir
+        jobs = {}
+        for path in sorted(directory.glob("*/*.json")):
+            suite = json.loads(path.read_text(encoding="utf-8"))
+            meta = suite["meta"]["eventqa"]
+            jobs[meta["event"]] = EventJob(meta["event"], meta["table"], meta["owner"], suite)
+        if not jobs:
+            raise UsageError(
+                f"no suites in {EXPECTATIONS_DIR}/", hint="run `eventqa generate` first"
+            )
+        for name in selection.events:
+            if name not in jobs:
+                raise UsageError(f"unknown event {name!r}{_suggest(name, sorted(jobs))}")
+        chosen = [
+            job
+            for job in jobs.values()
+            if selection.all
+            or job.event in selection.events
+            or (selection.table is not None and job.table == selection.table)
+            or (selection.owner is not None and job.owner == selection.owner)
+        ]
+        if selection.table and not chosen:
+            tables = sorted({j.table for j in jobs.values()})
+            raise UsageError(
+                f"unknown table {selection.table!r}{_suggest(selection.table, tables)}"
+            )
+        if selection.owner and not chosen:
+            owners = sorted({j.owner for j in jobs.values() if j.owner})
+            raise UsageError(
+                f"unknown owner {selection.owner!r}{_suggest(selection.owner, owners)}"
+            )
+        return chosen
+
+
+def default_window(config: Config, since: datetime | None, until: datetime | None) -> Window:
+    """[since, until): until defaults to now, since to until minus `defaults.window`."""
+    end = (until or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
+    start = (since or end - config.defaults.window).astimezone(UTC)
+    if start >= end:
+        from eventqa.errors import UsageError
+
+        raise UsageError(
+            f"--since ({start.isoformat()}) must be before --until ({end.isoformat()})"
+        )
+    return Window(since=start, until=end)

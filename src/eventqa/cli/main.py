@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -95,4 +96,85 @@ def generate(config_path: Path, check: bool) -> None:
 
 def main() -> None:
     """Console-script entry point."""
-    cli(prog_name="eventqa")
+    try:
+        cli(prog_name="eventqa")
+        code = 0
+    except SystemExit as exit_:
+        code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+    if "duckdb_engine" in sys.modules:
+        # duckdb 2.0's nanobind bindings report module-level type objects that duckdb_engine
+        # holds as "leaked" during interpreter teardown, flooding stderr after a clean run.
+        # Everything is flushed and closed here, so skip the teardown.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
+@cli.command()
+@click.option("--rows", type=click.IntRange(min=1), default=100_000, show_default=True)
+@click.pass_obj
+@error_handler
+def demo(config_path: Path, rows: int) -> None:
+    """Build the embedded DuckDB sample warehouse (7 days of events, a few real defects)."""
+    from eventqa.cli.render import print_demo
+
+    print_demo(out, _project(config_path).demo(rows))
+
+
+def _timestamp(value: str | None) -> Any:
+    if value is None:
+        return None
+    from datetime import UTC, datetime
+
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not an ISO 8601 timestamp") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+@cli.command()
+@click.option("--event", "events", multiple=True, help="An event name (repeatable).")
+@click.option("--table", help="Every event of this table, plus table-level checks.")
+@click.option("--owner", help="Every event this team owns.")
+@click.option("--all", "all_events", is_flag=True, help="Every event.")
+@click.option("--since", help="Start of the window (ISO 8601; default: until minus the window).")
+@click.option("--until", help="End of the window and the run's 'now' (ISO 8601; default: now).")
+@click.option(
+    "--format", "output_format", type=click.Choice(["text", "json"]), default="text",
+    show_default=True,
+)  # fmt: skip
+@click.option("--output", type=click.Path(path_type=Path, dir_okay=False), help="Write here.")
+@click.pass_obj
+@error_handler
+def run(
+    config_path: Path,
+    events: tuple[str, ...],
+    table: str | None,
+    owner: str | None,
+    all_events: bool,
+    since: str | None,
+    until: str | None,
+    output_format: str,
+    output: Path | None,
+) -> None:
+    """Check events' window in the warehouse; exit 1 when an error-severity check fails."""
+    from eventqa.cli.render import print_run, run_json
+    from eventqa.service import Selection
+
+    if sum(bool(x) for x in (events, table, owner, all_events)) != 1:
+        raise click.UsageError("choose exactly one of --event, --table, --owner or --all")
+    selection = Selection(events=events, table=table, owner=owner, all=all_events)
+    result = _project(config_path).run(selection, _timestamp(since), _timestamp(until))
+    if output_format == "json":
+        document = run_json(result)
+        if output:
+            output.write_text(document + "\n", encoding="utf-8")
+        else:
+            click.echo(document)
+    else:
+        print_run(out, result)
+        if output:
+            output.write_text(run_json(result) + "\n", encoding="utf-8")
+    sys.exit(result.exit_code)

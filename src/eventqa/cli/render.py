@@ -33,3 +33,80 @@ def print_generate(out: Console, err: Console, result: Any, *, check: bool) -> N
 
 def _plural(count: int, noun: str) -> str:
     return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
+def print_demo(out: Console, summary: Any) -> None:
+    """What `demo` built, and the defects planted in it."""
+    total = sum(summary.rows.values())
+    out.print(
+        f"Built {summary.path} with {total:,} events over "
+        f"{summary.since:%Y-%m-%d} .. {summary.until:%Y-%m-%d %H:%M} UTC "
+        f"({len(summary.rows)} event types)."
+    )
+    if summary.defects:
+        out.print("Planted defects, for `eventqa run` to find:")
+        for description, count in sorted(summary.defects.items()):
+            out.print(f"  - {description}: {count} rows")
+
+
+_STYLE = {"passed": "green", "warned": "yellow", "failed": "red", "error": "magenta"}
+
+
+def _observed(check: Any) -> str:
+    if check.error:
+        return check.error
+    if check.unexpected_count is not None and check.element_count:
+        percent = 100 * check.unexpected_count / check.element_count
+        return f"{check.unexpected_count:,} of {check.element_count:,} ({percent:.2f}%)"
+    if check.unexpected_count is not None:
+        return f"{check.unexpected_count:,} rows"
+    if check.observed_value is not None:
+        return f"observed {check.observed_value}"
+    return ""
+
+
+def print_run(out: Console, result: Any) -> None:
+    """A table per event: each check, its status, what was observed, samples of failures."""
+    from rich.table import Table
+
+    out.print(
+        f"run {result.run_id}  window {result.window.since:%Y-%m-%d %H:%M} .. "
+        f"{result.window.until:%Y-%m-%d %H:%M} UTC"
+    )
+    for event in result.events:
+        style = _STYLE[event.status.value]
+        title = (
+            f"[bold]{event.event}[/bold] ({event.table}, owner {event.owner or '?'}): "
+            f"[{style}]{event.status.value}[/{style}], {event.row_count:,} events"
+        )
+        failing = [c for c in event.checks if c.status.value != "passed"]
+        table = Table(title=title, title_justify="left", show_lines=False, expand=False)
+        for header in ("check", "status", "failing / observed", "samples", "origin"):
+            table.add_column(header, overflow="fold")
+        for check in failing:
+            check_style = _STYLE[check.status.value]
+            samples = ", ".join(map(str, check.samples[:5]))
+            table.add_row(
+                check.description,
+                f"[{check_style}]{check.status.value}[/{check_style}]",
+                _observed(check),
+                samples,
+                check.origin,
+            )
+        passed = len(event.checks) - len(failing)
+        if failing:
+            out.print(table)
+        else:
+            out.print(title)
+        out.print(f"  {passed} of {len(event.checks)} checks passed")
+    style = _STYLE[result.status.value]
+    out.print(f"[{style}]{result.status.value}[/{style}]")
+
+
+def run_json(result: Any) -> str:
+    """The `--format json` document (ARCHITECTURE.md, "Command line")."""
+    import json
+
+    document = result.model_dump(mode="json")
+    document["status"] = result.status.value
+    return json.dumps(document, indent=2)

@@ -1,0 +1,1 @@
+"""Execution: suites run in the warehouse, pushed down as SQL through Great Expectations."""

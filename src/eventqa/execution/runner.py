@@ -1,0 +1,190 @@
+"""Run an event's suite in the warehouse with Great Expectations' own SQL engine.
+
+Per event: build the window's projection (one temp table per relation, see `projection`), then let
+GX validate each relation's expectations against it. Only aggregates and at most
+`SAMPLE_SIZE` failing values per check come back to Python, never the window's rows.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from eventqa.config.models import parse_duration
+from eventqa.execution.projection import (
+    DuckDBProjection,
+    expectation_grain,
+    plan_relations,
+    window_parameters,
+)
+from eventqa.results.models import CheckResult, EventResult, Status
+from eventqa.warehouse import Warehouse, WarehouseError
+
+SAMPLE_SIZE = 20
+_PARAMETER = re.compile(r"^until_(plus|minus)_(\d+[smhdw])$")
+_EXPECTED_KEYS = ("min_value", "max_value", "value_set", "regex", "or_equal", "mostly")
+
+
+@dataclass(frozen=True)
+class EventJob:
+    """One event to check: its suite document and where its rows are."""
+
+    event: str
+    table: str
+    owner: str | None
+    suite: dict[str, Any]
+
+
+def suite_parameters(suite: dict[str, Any], until: datetime) -> dict[str, datetime]:
+    """Values for the suite's `{"$PARAMETER": "until_plus_5m"}` placeholders."""
+    values: dict[str, datetime] = {}
+    for expectation in suite["expectations"]:
+        for value in expectation["kwargs"].values():
+            if isinstance(value, dict) and "$PARAMETER" in value:
+                name = value["$PARAMETER"]
+                match = _PARAMETER.match(name)
+                if match:
+                    offset: timedelta = parse_duration(match.group(2))
+                    values[name] = until + offset if match.group(1) == "plus" else until - offset
+    return values
+
+
+def _check_status(success: bool, severity: str, raised: bool) -> Status:
+    if raised:
+        return Status.ERROR
+    if success:
+        return Status.PASSED
+    return Status.FAILED if severity == "error" else Status.WARNED
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)
+
+
+def _check_result(result: Any, sensitive: set[str]) -> CheckResult:
+    config = result.expectation_config
+    kwargs = config.kwargs
+    meta = config.meta or {}
+    details = result.result or {}
+    raised = bool(result.exception_info and result.exception_info.get("raised_exception"))
+    if not raised and result.exception_info:
+        # GX nests per-metric failures under metric ids.
+        raised = any(
+            isinstance(v, dict) and v.get("raised_exception")
+            for v in result.exception_info.values()
+        )
+    error = None
+    if raised:
+        info = result.exception_info
+        messages = [info.get("exception_message")] + [
+            v.get("exception_message") for v in info.values() if isinstance(v, dict)
+        ]
+        error = next((str(m).splitlines()[0] for m in messages if m), "the check raised")
+    column = kwargs.get("column")
+    columns = {
+        column,
+        kwargs.get("column_A"),
+        kwargs.get("column_B"),
+        *kwargs.get("column_list", []),
+    }
+    samples = [] if columns & sensitive else list(details.get("partial_unexpected_list") or [])
+    unexpected = details.get("unexpected_count")
+    if config.type == "unexpected_rows_expectation" and unexpected is None:
+        unexpected = details.get("observed_value")
+    return CheckResult(
+        expectation_type=config.type,
+        column=column,
+        status=_check_status(bool(result.success), meta.get("severity", "error"), raised),
+        severity=meta.get("severity", "error"),
+        check=meta.get("check", ""),
+        description=config.description or "",
+        origin=meta.get("origin", ""),
+        unexpected_count=unexpected,
+        element_count=details.get("element_count"),
+        unexpected_percent=details.get("unexpected_percent"),
+        observed_value=_jsonable(details.get("observed_value")),
+        expected=_jsonable({k: kwargs[k] for k in _EXPECTED_KEYS if k in kwargs}),
+        samples=_jsonable(samples[:SAMPLE_SIZE]),
+        error=error,
+    )
+
+
+def run_event(
+    warehouse: Warehouse, job: EventJob, since: datetime, until: datetime, prefix: str
+) -> EventResult:
+    """Check one event's window; warehouse faults raise WarehouseError, check faults are results."""
+    import great_expectations as gx
+    from great_expectations.core import ExpectationSuite
+
+    started = time.monotonic()
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = {"globally": False, "metric_calculations": False}
+    try:
+        datasource = warehouse.add_gx_datasource(context, f"{prefix}_wh")
+        warehouse.check_table(datasource, job.table)
+        engine = datasource.get_execution_engine()
+        projection = DuckDBProjection(job.suite, warehouse.quote)
+        relations = plan_relations(job.suite, prefix)
+        params = window_parameters(job.event, since, until)
+        with engine.get_connection() as connection:
+            for relation in relations.values():
+                connection.exec_driver_sql(projection.create(relation, job.table), params)
+            row_count = connection.exec_driver_sql(
+                f"SELECT count(*) FROM {warehouse.quote(relations[''].table)}"
+            ).scalar()
+            connection.commit()  # temp tables must outlive SQLAlchemy's implicit transaction
+    except WarehouseError:
+        raise
+    except Exception as error:  # driver errors: transient or terminal, decided by the adapter
+        raise warehouse.translate(error) from error
+
+    sensitive = set(job.suite["meta"]["eventqa"].get("sensitive", []))
+    parameters = suite_parameters(job.suite, until)
+    # Results come back per relation; the suite's own order reads best, so remember each
+    # expectation's position in its meta (GX hands meta back with the result).
+    indexed = copy.deepcopy(job.suite["expectations"])
+    for index, expectation in enumerate(indexed):
+        expectation["meta"]["position"] = index
+    ranked: list[tuple[int, CheckResult]] = []
+    for relation in relations.values():
+        expectations = [e for e in indexed if expectation_grain(e) == relation.grain]
+        if not expectations:
+            continue
+        document = {**job.suite, "expectations": expectations}
+        document["name"] = f"{job.suite['name']}[{relation.grain or 'rows'}]"
+        asset = datasource.add_query_asset(
+            name=relation.table, query=f"SELECT * FROM {warehouse.quote(relation.table)}"
+        )
+        batch = asset.add_batch_definition_whole_table("window").get_batch()
+        validation = batch.validate(
+            ExpectationSuite(**document),
+            result_format={"result_format": "SUMMARY", "partial_unexpected_count": SAMPLE_SIZE},
+            expectation_parameters=parameters,
+        )
+        ranked += [
+            (r.expectation_config.meta["position"], _check_result(r, sensitive))
+            for r in validation.results
+        ]
+    checks = [check for _, check in sorted(ranked, key=lambda pair: pair[0])]
+    warehouse.release(datasource)
+    return EventResult(
+        event=job.event,
+        table=job.table,
+        owner=job.owner,
+        status=Status.worst([c.status for c in checks]),
+        checks=checks,
+        row_count=int(row_count or 0),
+        duration_seconds=round(time.monotonic() - started, 3),
+    )

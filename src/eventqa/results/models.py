@@ -1,0 +1,96 @@
+"""What a run found, as typed models (the `--format json` document is their JSON form)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Status(StrEnum):
+    """A check's (or event's, or run's) outcome, worst last."""
+
+    PASSED = "passed"
+    WARNED = "warned"
+    FAILED = "failed"
+    ERROR = "error"
+
+    @staticmethod
+    def worst(statuses: list[Status]) -> Status:
+        """The most severe of `statuses` (passed when empty)."""
+        order = list(Status)
+        return max(statuses, key=order.index, default=Status.PASSED)
+
+
+class Result(BaseModel):
+    """Base of result models: immutable."""
+
+    model_config = ConfigDict(frozen=True)
+
+
+class CheckResult(Result):
+    """One expectation's outcome over the window."""
+
+    expectation_type: str
+    column: str | None
+    status: Status
+    severity: str
+    check: str
+    description: str
+    origin: str
+    unexpected_count: int | None = None
+    element_count: int | None = None
+    unexpected_percent: float | None = None
+    observed_value: Any = None
+    expected: dict[str, Any] = Field(default_factory=dict)
+    samples: list[Any] = Field(default_factory=list)
+    error: str | None = None
+
+
+class EventResult(Result):
+    """All checks of one event."""
+
+    event: str
+    table: str
+    owner: str | None
+    status: Status
+    checks: list[CheckResult]
+    row_count: int | None = None
+    duration_seconds: float = 0.0
+    error: str | None = None
+
+
+class TableResult(Result):
+    """Table-level findings, such as event names no contract declares."""
+
+    table: str
+    status: Status
+    checks: list[CheckResult]
+
+
+class Window(Result):
+    """The half-open interval [since, until) a run checks."""
+
+    since: datetime
+    until: datetime
+
+
+class RunResult(Result):
+    """One `eventqa run`: every event and table it checked."""
+
+    run_id: str
+    window: Window
+    events: list[EventResult]
+    tables: list[TableResult] = Field(default_factory=list)
+
+    @property
+    def status(self) -> Status:
+        """The worst status of any event or table."""
+        return Status.worst([e.status for e in self.events] + [t.status for t in self.tables])
+
+    @property
+    def exit_code(self) -> int:
+        """0 passed or warned, 1 an error-severity check failed, 3 a check could not run."""
+        return {Status.PASSED: 0, Status.WARNED: 0, Status.FAILED: 1, Status.ERROR: 3}[self.status]

@@ -1,0 +1,17 @@
+"""Warehouse adapters behind one small interface (DuckDB embedded by default)."""
+
+from eventqa.warehouse.base import (
+    TerminalWarehouseError,
+    TransientWarehouseError,
+    Warehouse,
+    WarehouseError,
+    open_warehouse,
+)
+
+__all__ = [
+    "TerminalWarehouseError",
+    "TransientWarehouseError",
+    "Warehouse",
+    "WarehouseError",
+    "open_warehouse",
+]

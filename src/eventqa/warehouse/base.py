@@ -1,0 +1,68 @@
+"""The warehouse interface: where events live, and how Great Expectations reaches them."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any
+
+from eventqa.config.models import Config, DuckDBWarehouse
+from eventqa.errors import EventQAError
+
+
+class WarehouseError(EventQAError):
+    """The run could not complete because of the warehouse (exit 3)."""
+
+    exit_code = 3
+
+
+class TransientWarehouseError(WarehouseError):
+    """Worth retrying: a timeout, a dropped connection, a lock held by another process."""
+
+
+class TerminalWarehouseError(WarehouseError):
+    """Retrying will not help: bad credentials, a missing table, a file that is not a database."""
+
+
+class Warehouse(ABC):
+    """One warehouse: builds event projections and gives GX a datasource over them."""
+
+    name: str
+
+    @abstractmethod
+    def add_gx_datasource(self, context: Any, name: str) -> Any:
+        """Register a GX SQL datasource whose engine keeps one connection (temp tables live)."""
+
+    @abstractmethod
+    def check_table(self, datasource: Any, table: str) -> None:
+        """Raise TerminalWarehouseError when `table` does not exist."""
+
+    @abstractmethod
+    def translate(self, error: BaseException) -> WarehouseError:
+        """Turn a driver exception into a transient or terminal eventqa error."""
+
+    def release(self, datasource: Any) -> None:
+        """Close the datasource's connection (its temp tables go with it)."""
+        engine = datasource.get_execution_engine()
+        if engine._connection is not None:
+            engine._connection.close()
+            engine._connection = None
+        engine.engine.dispose()
+
+    @abstractmethod
+    def quote(self, identifier: str) -> str:
+        """A quoted identifier for this dialect."""
+
+
+def open_warehouse(config: Config) -> Warehouse:
+    """The adapter for checks.yaml's `warehouse` (drivers imported lazily)."""
+    settings = config.warehouse
+    if isinstance(settings, DuckDBWarehouse):
+        from eventqa.warehouse.duckdb import DuckDB
+
+        path = settings.path if settings.path.is_absolute() else config.project_dir / settings.path
+        return DuckDB(Path(path))
+    raise TerminalWarehouseError(
+        f"the {settings.type} warehouse adapter is not available yet in this version",
+        hint="use `warehouse: {type: duckdb}` for now",
+    )
