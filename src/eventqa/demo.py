@@ -139,9 +139,9 @@ def _present(field: Field, rng: random.Random, at: datetime) -> Any:
     """A field's JSON value, or _ABSENT for unset proto3 `optional` fields."""
     if field.repeated:
         return [_value(field, rng, at) for _ in range(rng.randint(1, 3))]
-    if field.nullable and not field.proto_type.startswith("google.") and rng.random() < 0.3:
-        if field.value_type != ValueType.MESSAGE:
-            return _ABSENT
+    optional_scalar = field.nullable and field.value_type.is_scalar
+    if optional_scalar and not field.proto_type.startswith("google.") and rng.random() < 0.3:
+        return _ABSENT
     return _value(field, rng, at)
 
 

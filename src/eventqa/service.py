@@ -148,6 +148,7 @@ class Runner:
         self.project = project
 
     def load_jobs(self, selection: Selection) -> list[Any]:
+        """The committed suites the selection names; unknown names are usage errors."""
         import json
 
         from eventqa.errors import UsageError

@@ -54,7 +54,7 @@ _STYLE = {"passed": "green", "warned": "yellow", "failed": "red", "error": "mage
 
 def _observed(check: Any) -> str:
     if check.error:
-        return check.error
+        return str(check.error)
     if check.unexpected_count is not None and check.element_count:
         percent = 100 * check.unexpected_count / check.element_count
         return f"{check.unexpected_count:,} of {check.element_count:,} ({percent:.2f}%)"

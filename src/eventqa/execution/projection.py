@@ -109,7 +109,8 @@ class DuckDBProjection:
         return (
             f"CASE {raw} WHEN 'NULL' THEN 'null' WHEN 'VARCHAR' THEN 'string' "
             f"WHEN 'BOOLEAN' THEN 'boolean' WHEN 'OBJECT' THEN 'object' WHEN 'ARRAY' THEN 'array' "
-            f"WHEN 'BIGINT' THEN 'integer' WHEN 'UBIGINT' THEN 'integer' WHEN 'HUGEINT' THEN 'integer' "
+            f"WHEN 'BIGINT' THEN 'integer' WHEN 'UBIGINT' THEN 'integer' "
+            f"WHEN 'HUGEINT' THEN 'integer' "
             f"WHEN 'DOUBLE' THEN CASE WHEN TRY_CAST({text} AS DOUBLE) = "
             f"floor(TRY_CAST({text} AS DOUBLE)) THEN 'integer' ELSE 'number' END "
             f"ELSE lower({raw}) END"
@@ -197,8 +198,9 @@ class DuckDBProjection:
             base = self.element_source(owner, table) if owner else self.source(table)
             path = self._json_path(self._relative(inner, owner) if inner != ROOT else "")
             return (
-                f"CREATE OR REPLACE TEMP TABLE {target} AS SELECT unnest(json_keys(doc, {path})) "
-                f"AS {self.quote(relation.grain)} FROM ({base}) WHERE json_type(doc, {path}) = 'OBJECT'"
+                f"CREATE OR REPLACE TEMP TABLE {target} AS "
+                f"SELECT unnest(json_keys(doc, {path})) AS {self.quote(relation.grain)} "
+                f"FROM ({base}) WHERE json_type(doc, {path}) = 'OBJECT'"
             )
         base = self.element_source(relation.grain, table) if relation.grain else self.source(table)
         columns = [*_ROW_COLUMNS] if not relation.grain else ["event_id"]

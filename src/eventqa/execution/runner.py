@@ -127,10 +127,11 @@ def run_event(
     """Check one event's window; warehouse faults raise WarehouseError, check faults are results."""
     import great_expectations as gx
     from great_expectations.core import ExpectationSuite
+    from great_expectations.data_context.types.base import ProgressBarsConfig
 
     started = time.monotonic()
     context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = {"globally": False, "metric_calculations": False}
+    context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
     try:
         datasource = warehouse.add_gx_datasource(context, f"{prefix}_wh")
         warehouse.check_table(datasource, job.table)

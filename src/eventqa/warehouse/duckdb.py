@@ -7,14 +7,17 @@ connection for the engine's life instead, and `EventQADuckDBDatasource` makes GX
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Generator
 from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, cast
 
-from great_expectations.datasource.fluent import SQLDatasource  # noqa: TID253 (loaded lazily)
-from great_expectations.execution_engine import (  # noqa: TID253 (loaded lazily)
+# This module is imported only when a DuckDB warehouse is opened, so these heavy imports stay
+# off the CLI's start-up path; the subclasses below must be defined at module level for GX.
+from great_expectations.datasource.fluent.sql_datasource import SQLDatasource  # noqa: TID253
+from great_expectations.execution_engine.sqlalchemy_execution_engine import (  # noqa: TID253
     SqlAlchemyExecutionEngine,
 )
 
@@ -26,7 +29,7 @@ from eventqa.warehouse.base import (
 )
 
 
-class DuckDBExecutionEngine(SqlAlchemyExecutionEngine):  # type: ignore[misc]
+class DuckDBExecutionEngine(SqlAlchemyExecutionEngine):
     """GX's SQL engine, holding one persistent DuckDB connection."""
 
     def __init__(self, *args: Any, **kwargs: Any):
@@ -37,21 +40,26 @@ class DuckDBExecutionEngine(SqlAlchemyExecutionEngine):  # type: ignore[misc]
             # `~` is the same partial regex match.
             import duckdb_engine
 
-            self.dialect_module = SimpleNamespace(dialect=duckdb_engine.Dialect)
+            self.dialect_module = cast(Any, SimpleNamespace(dialect=duckdb_engine.Dialect))
 
     @contextmanager
     def get_connection(self) -> Generator[Any, None, None]:
+        """The engine's one connection, opened on first use (GX's own closes per query)."""
         if self._connection is None:
             self._connection = self.engine.connect()
             self._connection.exec_driver_sql("SET TimeZone = 'UTC'")
         yield self._connection
 
 
-class EventQADuckDBDatasource(SQLDatasource):  # type: ignore[misc]
+class EventQADuckDBDatasource(SQLDatasource):
     """A GX fluent datasource type (`eventqa_duckdb`) that uses DuckDBExecutionEngine."""
 
-    type: Literal["eventqa_duckdb"] = "eventqa_duckdb"
-    execution_engine_override: ClassVar[type[SqlAlchemyExecutionEngine]] = DuckDBExecutionEngine
+    # GX discriminates datasource types by this literal, so it narrows the base class's "sql".
+    type: Literal["eventqa_duckdb"] = "eventqa_duckdb"  # type: ignore[assignment]
+    # `builtins.type`: inside this class body, `type` is the field above.
+    execution_engine_override: ClassVar[builtins.type[SqlAlchemyExecutionEngine]] = (
+        DuckDBExecutionEngine
+    )
 
 
 class DuckDB(Warehouse):
@@ -63,6 +71,7 @@ class DuckDB(Warehouse):
         self.path = path
 
     def add_gx_datasource(self, context: Any, name: str) -> Any:
+        """An `eventqa_duckdb` datasource over the file, one connection for its life."""
         from sqlalchemy.pool import StaticPool
 
         if not self.path.is_file():
@@ -77,6 +86,7 @@ class DuckDB(Warehouse):
         )
 
     def check_table(self, datasource: Any, table: str) -> None:
+        """Fail with exit 3 and a hint when the events table is missing."""
         engine = datasource.get_execution_engine()
         with engine.get_connection() as connection:
             found = connection.exec_driver_sql(
@@ -89,6 +99,7 @@ class DuckDB(Warehouse):
             )
 
     def translate(self, error: BaseException) -> WarehouseError:
+        """A lock held by another process is transient; anything else terminal."""
         import duckdb
 
         original = getattr(error, "orig", None) or error
@@ -98,4 +109,5 @@ class DuckDB(Warehouse):
         return TerminalWarehouseError(f"DuckDB {self.path}: {message}")
 
     def quote(self, identifier: str) -> str:
+        """A double-quoted identifier, inner quotes doubled."""
         return '"' + identifier.replace('"', '""') + '"'
