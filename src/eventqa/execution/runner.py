@@ -17,6 +17,7 @@ from typing import Any
 from eventqa.config.models import parse_duration
 from eventqa.execution.projection import (
     DuckDBProjection,
+    Relation,
     expectation_grain,
     plan_relations,
     window_parameters,
@@ -121,35 +122,37 @@ def _check_result(result: Any, sensitive: set[str]) -> CheckResult:
     )
 
 
-def run_event(
-    warehouse: Warehouse, job: EventJob, since: datetime, until: datetime, prefix: str
-) -> EventResult:
-    """Check one event's window; warehouse faults raise WarehouseError, check faults are results."""
-    import great_expectations as gx
-    from great_expectations.core import ExpectationSuite
-    from great_expectations.data_context.types.base import ProgressBarsConfig
+def _materialize(
+    warehouse: Warehouse,
+    datasource: Any,
+    job: EventJob,
+    since: datetime,
+    until: datetime,
+    prefix: str,
+) -> tuple[dict[str, Relation], int]:
+    """Create the window's projection temp tables; return them and the window's event count."""
+    projection = DuckDBProjection(job.suite, warehouse.quote)
+    relations = plan_relations(job.suite, prefix)
+    params = window_parameters(job.event, since, until)
+    with datasource.get_execution_engine().get_connection() as connection:
+        for relation in relations.values():
+            connection.exec_driver_sql(projection.create(relation, job.table), params)
+        row_count = connection.exec_driver_sql(
+            f"SELECT count(*) FROM {warehouse.quote(relations[''].table)}"
+        ).scalar()
+        connection.commit()  # temp tables must outlive SQLAlchemy's implicit transaction
+    return relations, int(row_count or 0)
 
-    started = time.monotonic()
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
-    try:
-        datasource = warehouse.add_gx_datasource(context, f"{prefix}_wh")
-        warehouse.check_table(datasource, job.table)
-        engine = datasource.get_execution_engine()
-        projection = DuckDBProjection(job.suite, warehouse.quote)
-        relations = plan_relations(job.suite, prefix)
-        params = window_parameters(job.event, since, until)
-        with engine.get_connection() as connection:
-            for relation in relations.values():
-                connection.exec_driver_sql(projection.create(relation, job.table), params)
-            row_count = connection.exec_driver_sql(
-                f"SELECT count(*) FROM {warehouse.quote(relations[''].table)}"
-            ).scalar()
-            connection.commit()  # temp tables must outlive SQLAlchemy's implicit transaction
-    except WarehouseError:
-        raise
-    except Exception as error:  # driver errors: transient or terminal, decided by the adapter
-        raise warehouse.translate(error) from error
+
+def _validate(
+    warehouse: Warehouse,
+    datasource: Any,
+    job: EventJob,
+    relations: dict[str, Relation],
+    until: datetime,
+) -> list[CheckResult]:
+    """Let GX validate each relation's share of the suite; results in the suite's order."""
+    from great_expectations.core import ExpectationSuite
 
     sensitive = set(job.suite["meta"]["eventqa"].get("sensitive", []))
     parameters = suite_parameters(job.suite, until)
@@ -178,14 +181,39 @@ def run_event(
             (r.expectation_config.meta["position"], _check_result(r, sensitive))
             for r in validation.results
         ]
-    checks = [check for _, check in sorted(ranked, key=lambda pair: pair[0])]
-    warehouse.release(datasource)
+    return [check for _, check in sorted(ranked, key=lambda pair: pair[0])]
+
+
+def run_event(
+    warehouse: Warehouse, job: EventJob, since: datetime, until: datetime, prefix: str
+) -> EventResult:
+    """Check one event's window; warehouse faults raise WarehouseError, check faults are results."""
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    started = time.monotonic()
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+    datasource = None
+    try:
+        try:
+            datasource = warehouse.add_gx_datasource(context, f"{prefix}_wh")
+            warehouse.check_table(datasource, job.table)
+            relations, row_count = _materialize(warehouse, datasource, job, since, until, prefix)
+        except WarehouseError:
+            raise
+        except Exception as error:  # driver errors: transient or terminal, decided by the adapter
+            raise warehouse.translate(error) from error
+        checks = _validate(warehouse, datasource, job, relations, until)
+    finally:
+        if datasource is not None:
+            warehouse.release(datasource)
     return EventResult(
         event=job.event,
         table=job.table,
         owner=job.owner,
         status=Status.worst([c.status for c in checks]),
         checks=checks,
-        row_count=int(row_count or 0),
+        row_count=row_count,
         duration_seconds=round(time.monotonic() - started, 3),
     )

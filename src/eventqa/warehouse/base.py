@@ -48,6 +48,10 @@ class Warehouse(ABC):
             engine._connection.close()
             engine._connection = None
         engine.engine.dispose()
+        # GX's datasource also keeps an engine of its own from testing the connection on add.
+        own_engine = getattr(datasource, "_engine", None)
+        if own_engine is not None:
+            own_engine.dispose()
 
     @abstractmethod
     def quote(self, identifier: str) -> str:

@@ -41,6 +41,12 @@ class DuckDBExecutionEngine(SqlAlchemyExecutionEngine):
             import duckdb_engine
 
             self.dialect_module = cast(Any, SimpleNamespace(dialect=duckdb_engine.Dialect))
+        # duckdb_engine quotes identifiers by PostgreSQL's keyword list, so a payload field named
+        # `at` or `pivot` reaches DuckDB unquoted and fails to parse. Quote DuckDB's own keywords.
+        preparer = self.engine.dialect.identifier_preparer
+        with self.get_connection() as connection:
+            keywords = connection.exec_driver_sql("SELECT keyword_name FROM duckdb_keywords()")
+            preparer.reserved_words = set(preparer.reserved_words) | {k for (k,) in keywords}
 
     @contextmanager
     def get_connection(self) -> Generator[Any, None, None]:

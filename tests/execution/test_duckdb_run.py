@@ -1,0 +1,190 @@
+"""Suites run against real DuckDB files: each promise of a contract, caught with the right count."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import duckdb
+import pytest
+
+from eventqa.errors import UsageError
+from eventqa.results import Status
+from eventqa.service import Project, Selection
+from eventqa.warehouse import TerminalWarehouseError
+from tests.conftest import events_proto
+
+pytestmark = pytest.mark.duckdb
+
+UNTIL = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+SINCE = UNTIL - timedelta(days=1)
+
+PROTO = """
+    enum Color { COLOR_UNSPECIFIED = 0; COLOR_RED = 1; }
+    message Part { string name = 1; }
+    message Thing {
+      int32 small = 1;
+      google.protobuf.Int64Value maybe = 2;
+      Color color = 3;
+      google.protobuf.Timestamp at = 4;
+      bytes blob = 5;
+      Part part = 6;
+      repeated int32 counts = 7;
+      string select = 8;
+    }
+"""
+CHECKS = """\
+version: 1
+tables: {BackendEvent: backend__events}
+warehouse: {type: duckdb, path: wh.duckdb}
+events:
+  thing_happened:
+    rules:
+      - compare: {left: small, op: "!=", right: maybe}
+      - in_set: {field: select, values: ["it's", 'say "hi"']}
+"""
+
+
+def good(**changes) -> dict:
+    payload = {
+        "small": 1,
+        "maybe": 2,
+        "color": "COLOR_RED",
+        "at": "2026-03-01T10:00:00Z",
+        "blob": "aGVsbG8=",
+        "part": {"name": "p"},
+        "counts": [1, 2],
+        "select": "it's",
+    }
+    payload.update(changes)
+    return {k: v for k, v in payload.items() if v is not ...}
+
+
+def build(make_project, rows: list[tuple[str, datetime, object]], checks: str = CHECKS) -> Project:
+    root = make_project({"events.proto": events_proto(PROTO, {"thing_happened": "Thing"})}, checks)
+    connection = duckdb.connect(str(root / "wh.duckdb"))
+    connection.execute(
+        "CREATE TABLE backend__events (event_id VARCHAR, event_name VARCHAR, "
+        "event_timestamp TIMESTAMPTZ, payload JSON)"
+    )
+    for number, (name, at, payload) in enumerate(rows):
+        text = payload if isinstance(payload, str) else json.dumps(payload)
+        connection.execute(
+            "INSERT INTO backend__events VALUES (?, ?, ?, ?)", [f"e{number}", name, at, text]
+        )
+    connection.close()
+    project = Project(root / "checks.yaml")
+    project.generate()
+    return project
+
+
+def run(project: Project):
+    result = project.run(Selection(events=("thing_happened",)), SINCE, UNTIL)
+    (event,) = result.events
+    return result, {(c.check, c.column): c for c in event.checks}
+
+
+AT = UNTIL - timedelta(hours=1)
+
+
+def test_conforming_events_pass(make_project):
+    project = build(
+        make_project, [("thing_happened", AT, good()), ("thing_happened", AT, good(small=5))]
+    )
+    result, checks = run(project)
+    failing = [c for c in checks.values() if c.status != Status.PASSED]
+    assert failing == []
+    assert result.exit_code == 0
+    assert result.events[0].row_count == 2
+
+
+@pytest.mark.parametrize(
+    ("payload", "key", "samples"),
+    [
+        (good(small=3_000_000_000), ("type", "small"), [None]),
+        (good(small="7"), ("type", "small"), [None]),
+        (good(small=1.5), ("type", "small"), [None]),
+        (good(maybe="12"), ("type", "maybe"), [None]),
+        (good(color="COLOR_BLUE"), ("enum", "color"), ["COLOR_BLUE"]),
+        (good(color=1), ("type", "color"), [None]),
+        (good(at="2026-03-01 10:00"), ("type", "at"), [None]),
+        (good(blob="not base64!"), ("type", "blob"), [None]),
+        (good(small=...), ("present", "json_type(small)"), [None]),
+        (good(small=None), ("not_null", "json_type(small)"), ["null"]),
+        (good(part={"name": None}), ("not_null", "json_type(part.name)"), ["null"]),
+        (good(part={}), ("present", "json_type(part.name)"), [None]),
+        (good(part=[1]), ("type", "json_type(part)"), ["array"]),
+        (good(counts=[1, "x"]), ("type", "counts[]"), [None]),
+        (good(counts=None), ("not_null", "json_type(counts)"), ["null"]),
+        (good(extra=1), ("undeclared_keys", "keys(payload)"), ["extra"]),
+        (json.dumps(json.dumps(good())), ("payload", "json_type(payload)"), ["string"]),
+        (good(small=2, maybe=2), ("rule:compare", None), []),
+        (good(select="nope"), ("rule:in_set", "select"), ["nope"]),
+    ],
+)
+def test_each_broken_promise_fails_its_own_check(make_project, payload, key, samples):
+    rows = [("thing_happened", AT, good()), ("thing_happened", AT, payload)]
+    result, checks = run(build(make_project, rows))
+    failing = {k: c for k, c in checks.items() if c.status != Status.PASSED}
+    assert key in failing, sorted(failing)
+    assert failing[key].status == Status.FAILED
+    assert failing[key].unexpected_count == 1
+    assert failing[key].samples == samples
+    assert result.exit_code == 1
+
+
+def test_absent_optional_message_is_not_a_missing_nested_field(make_project):
+    rows = [("thing_happened", AT, good(part=...)), ("thing_happened", AT, good(part=None))]
+    _, checks = run(build(make_project, rows))
+    assert all(c.status == Status.PASSED for c in checks.values()), [
+        (k, c.unexpected_count) for k, c in checks.items() if c.status != Status.PASSED
+    ]
+
+
+def test_only_the_window_is_checked(make_project):
+    rows = [
+        ("thing_happened", AT, good()),
+        ("thing_happened", SINCE - timedelta(seconds=1), good(small="bad")),
+        ("thing_happened", UNTIL, good(small="bad")),
+        ("other_event", AT, good(small="bad")),
+    ]
+    result, checks = run(build(make_project, rows))
+    assert result.events[0].row_count == 1
+    assert checks[("type", "small")].status == Status.PASSED
+
+
+def test_quotes_in_values_and_sql_keywords_as_field_names_are_safe(make_project):
+    rows = [
+        ("thing_happened", AT, good(select='say "hi"')),
+        ("thing_happened", AT, good(select="x'; DROP TABLE backend__events; --")),
+    ]
+    project = build(make_project, rows)
+    _, checks = run(project)
+    assert checks[("rule:in_set", "select")].samples == ["x'; DROP TABLE backend__events; --"]
+    with duckdb.connect(str(project.directory / "wh.duckdb")) as connection:
+        assert connection.execute("SELECT count(*) FROM backend__events").fetchone() == (2,)
+
+
+def test_unknown_event_is_a_usage_error_with_suggestions(make_project):
+    project = build(make_project, [("thing_happened", AT, good())])
+    with pytest.raises(UsageError, match="did you mean 'thing_happened'"):
+        project.run(Selection(events=("thing_hapened",)), SINCE, UNTIL)
+
+
+def test_missing_warehouse_file_and_missing_table_are_terminal(make_project):
+    project = build(make_project, [("thing_happened", AT, good())])
+    (project.directory / "wh.duckdb").rename(project.directory / "moved.duckdb")
+    with pytest.raises(TerminalWarehouseError, match="does not exist") as error:
+        project.run(Selection(events=("thing_happened",)), SINCE, UNTIL)
+    assert error.value.exit_code == 3
+    with duckdb.connect(str(project.directory / "wh.duckdb")) as connection:
+        connection.execute("CREATE TABLE unrelated (x INT)")
+    with pytest.raises(TerminalWarehouseError, match="table backend__events does not exist"):
+        project.run(Selection(events=("thing_happened",)), SINCE, UNTIL)
+
+
+def test_not_a_duckdb_file_is_terminal(make_project):
+    project = build(make_project, [("thing_happened", AT, good())])
+    (project.directory / "wh.duckdb").write_text("not a database")
+    with pytest.raises(TerminalWarehouseError):
+        project.run(Selection(events=("thing_happened",)), SINCE, UNTIL)
