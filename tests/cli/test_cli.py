@@ -166,3 +166,57 @@ def test_config_option_reads_another_project(example_project, tmp_path):
         tmp_path, "--config", str(example_project / "checks.yaml"), "generate", "--check"
     )
     assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.duckdb
+def test_demo_then_run_shows_a_real_failure_with_samples(example_project):
+    built = eventqa(example_project, "demo", "--rows", "20000")
+    assert built.returncode == 0, built.stderr
+    assert "Planted defects" in built.stdout
+
+    done = eventqa(example_project, "run", "--event", "user_followed_user")
+    assert done.returncode == 1, done.stderr
+    assert "nobody follows themselves" in done.stdout
+    assert "failed" in done.stdout
+    assert done.stderr == ""  # no progress bars, no warnings, no leak reports
+
+    done = eventqa(example_project, "run", "--owner", "Foundations", "--format", "json")
+    document = json.loads(done.stdout)
+    assert set(document) >= {"run_id", "window", "events", "tables", "status"}
+    (event,) = document["events"]
+    assert (event["event"], event["table"], event["owner"], event["status"]) == (
+        "user_followed_user",
+        "backend__events",
+        "Foundations",
+        "failed",
+    )
+    check = event["checks"][0]
+    assert set(check) >= {
+        "expectation_type",
+        "column",
+        "status",
+        "severity",
+        "unexpected_count",
+        "element_count",
+        "observed_value",
+        "origin",
+    }
+    failing = [c for c in event["checks"] if c["status"] == "failed"]
+    assert any(c["check"] == "type" and c["column"] == "followee_id" for c in failing)
+
+
+@pytest.mark.duckdb
+def test_run_usage_and_warehouse_errors_are_one_line(example_project):
+    done = eventqa(example_project, "run", "--event", "user_followed_usr")
+    assert_clean_error(
+        done, 2, "unknown event 'user_followed_usr'; did you mean 'user_followed_user'?"
+    )
+    done = eventqa(example_project, "run")
+    assert_clean_error(done, 2, "choose exactly one of --event, --table, --owner or --all")
+    done = eventqa(example_project, "run", "--event", "user_followed_user", "--until", "yesterday")
+    assert_clean_error(done, 2, "is not an ISO 8601 timestamp")
+    done = eventqa(example_project, "run", "--all")
+    assert_clean_error(
+        done, 3, ".eventqa/warehouse.duckdb does not exist", "hint: run `eventqa demo`"
+    )
+    assert len(done.stderr.strip().splitlines()) == 2

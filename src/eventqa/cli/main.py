@@ -17,7 +17,8 @@ from eventqa.errors import EventQAError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-out = Console(highlight=False, soft_wrap=True)
+# Piped output (CI logs, files) is read in wide windows: do not squeeze tables into 80 columns.
+out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 EXIT_CODES = """\b
@@ -37,6 +38,8 @@ def error_handler(command: F) -> F:
         debug = click.get_current_context().find_root().params.get("debug", False)
         try:
             return command(*args, **kwargs)
+        except click.ClickException:
+            raise  # click prints usage errors itself and exits 2
         except EventQAError as error:
             if debug:
                 raise
