@@ -94,3 +94,25 @@ def example_project(tmp_path: Path) -> Path:
         shutil.copytree(REPO / name, root / name)
     shutil.copy(REPO / "checks.yaml", root / "checks.yaml")
     return root
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """End the process once pytest has reported, when duckdb_engine was loaded.
+
+    duckdb 2.0's nanobind bindings list duckdb_engine's module-level type objects as "leaked"
+    during interpreter teardown, dozens of lines after pytest's summary, where CI reads the
+    result. Everything pytest had to say is said; keep its exit status and skip the teardown.
+    """
+    import os
+    import sys
+
+    if "duckdb_engine" in sys.modules:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(int(getattr(config, "_eventqa_exitstatus", 0)))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    session.config._eventqa_exitstatus = exitstatus  # type: ignore[attr-defined]
