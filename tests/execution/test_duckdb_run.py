@@ -101,24 +101,28 @@ def test_conforming_events_pass(make_project):
 @pytest.mark.parametrize(
     ("payload", "key", "samples"),
     [
-        (good(small=3_000_000_000), ("type", "small"), [None]),
-        (good(small="7"), ("type", "small"), [None]),
-        (good(small=1.5), ("type", "small"), [None]),
-        (good(maybe="12"), ("type", "maybe"), [None]),
+        (good(small=3_000_000_000), ("type", "small"), ["3000000000"]),
+        (good(small="7"), ("type", "small"), ['"7"']),
+        (good(small=1.5), ("type", "small"), ["1.5"]),
+        (good(maybe="12"), ("type", "maybe"), ['"12"']),
         (good(color="COLOR_BLUE"), ("enum", "color"), ["COLOR_BLUE"]),
-        (good(color=1), ("type", "color"), [None]),
-        (good(at="2026-03-01 10:00"), ("type", "at"), [None]),
-        (good(blob="not base64!"), ("type", "blob"), [None]),
-        (good(small=...), ("present", "json_type(small)"), [None]),
+        (good(color=1), ("type", "color"), ["1"]),
+        (good(at="2026-03-01 10:00"), ("type", "at"), ['"2026-03-01 10:00"']),
+        (good(blob="not base64!"), ("type", "blob"), ['"not base64!"']),
+        (good(small=...), ("present", "json_type(small)"), []),
         (good(small=None), ("not_null", "json_type(small)"), ["null"]),
         (good(part={"name": None}), ("not_null", "json_type(part.name)"), ["null"]),
-        (good(part={}), ("present", "json_type(part.name)"), [None]),
+        (good(part={}), ("present", "json_type(part.name)"), []),
         (good(part=[1]), ("type", "json_type(part)"), ["array"]),
-        (good(counts=[1, "x"]), ("type", "counts[]"), [None]),
+        (good(counts=[1, "x"]), ("type", "counts[]"), []),
         (good(counts=None), ("not_null", "json_type(counts)"), ["null"]),
         (good(extra=1), ("undeclared_keys", "keys(payload)"), ["extra"]),
         (json.dumps(json.dumps(good())), ("payload", "json_type(payload)"), ["string"]),
-        (good(small=2, maybe=2), ("rule:compare", None), []),
+        (
+            good(small=2, maybe=2),
+            ("rule:compare", None),
+            [{"event_id": "e1", "maybe": 2, "small": 2}],
+        ),
         (good(select="nope"), ("rule:in_set", "select"), ["nope"]),
     ],
 )
@@ -188,3 +192,15 @@ def test_not_a_duckdb_file_is_terminal(make_project):
     (project.directory / "wh.duckdb").write_text("not a database")
     with pytest.raises(TerminalWarehouseError):
         project.run(Selection(events=("thing_happened",)), SINCE, UNTIL)
+
+
+def test_sensitive_fields_are_counted_but_never_sampled(make_project):
+    checks = CHECKS.replace(
+        "  thing_happened:\n", "  thing_happened:\n    sensitive_fields: [blob, select]\n"
+    )
+    rows = [("thing_happened", AT, good(blob="secret token!", select="private"))]
+    _, found = run(build(make_project, rows, checks))
+    assert found[("type", "blob")].unexpected_count == 1
+    assert found[("type", "blob")].samples == []
+    assert found[("rule:in_set", "select")].unexpected_count == 1
+    assert found[("rule:in_set", "select")].samples == []

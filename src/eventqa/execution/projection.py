@@ -189,6 +189,19 @@ class DuckDBProjection:
             f"WHERE json_type(s.doc, {path}) = 'ARRAY'"
         )
 
+    def raw_samples(self, column: str, relation_table: str, table: str, limit: int) -> str:
+        """Raw JSON text of a row-grain column where its typed value failed to conform."""
+        path = self._json_path(self._relative(column, ""))
+        typed, kind = self.quote(column), self.quote(f"json_type({column})")
+        failing = (
+            f"SELECT event_id FROM {self.quote(relation_table)} "
+            f"WHERE {typed} IS NULL AND {kind} IS NOT NULL AND {kind} <> 'null' LIMIT {limit}"
+        )
+        return (
+            f"SELECT json_extract(doc, {path})::VARCHAR FROM ({self.source(table)}) "
+            f"WHERE event_id IN ({failing}) ORDER BY event_id LIMIT {limit}"
+        )
+
     def create(self, relation: Relation, table: str) -> str:
         """CREATE TEMP TABLE for a relation of the event window."""
         target = self.quote(relation.table)

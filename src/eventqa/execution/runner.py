@@ -23,6 +23,7 @@ from eventqa.execution.projection import (
     window_parameters,
 )
 from eventqa.results.models import CheckResult, EventResult, Status
+from eventqa.suites.columns import relation_of
 from eventqa.warehouse import Warehouse, WarehouseError
 
 SAMPLE_SIZE = 20
@@ -100,10 +101,12 @@ def _check_result(result: Any, sensitive: set[str]) -> CheckResult:
         kwargs.get("column_B"),
         *kwargs.get("column_list", []),
     }
-    samples = [] if columns & sensitive else list(details.get("partial_unexpected_list") or [])
-    unexpected = details.get("unexpected_count")
-    if config.type == "unexpected_rows_expectation" and unexpected is None:
-        unexpected = details.get("observed_value")
+    # NULLs say nothing (a failed type check's typed value is NULL by definition): drop them.
+    unexpected = [v for v in details.get("partial_unexpected_list") or [] if v is not None]
+    samples = [] if columns & sensitive else unexpected
+    unexpected_count = details.get("unexpected_count")
+    if config.type == "unexpected_rows_expectation" and unexpected_count is None:
+        unexpected_count = details.get("observed_value")
     return CheckResult(
         expectation_type=config.type,
         column=column,
@@ -112,7 +115,7 @@ def _check_result(result: Any, sensitive: set[str]) -> CheckResult:
         check=meta.get("check", ""),
         description=config.description or "",
         origin=meta.get("origin", ""),
-        unexpected_count=unexpected,
+        unexpected_count=unexpected_count,
         element_count=details.get("element_count"),
         unexpected_percent=details.get("unexpected_percent"),
         observed_value=_jsonable(details.get("observed_value")),
@@ -149,6 +152,7 @@ def _validate(
     datasource: Any,
     job: EventJob,
     relations: dict[str, Relation],
+    since: datetime,
     until: datetime,
 ) -> list[CheckResult]:
     """Let GX validate each relation's share of the suite; results in the suite's order."""
@@ -181,7 +185,65 @@ def _validate(
             (r.expectation_config.meta["position"], _check_result(r, sensitive))
             for r in validation.results
         ]
-    return [check for _, check in sorted(ranked, key=lambda pair: pair[0])]
+    checks = [check for _, check in sorted(ranked, key=lambda pair: pair[0])]
+    window = window_parameters(job.event, since, until)
+    return [
+        _with_samples(warehouse, datasource, job, relations, check, sensitive, window)
+        for check in checks
+    ]
+
+
+def _with_samples(
+    warehouse: Warehouse,
+    datasource: Any,
+    job: EventJob,
+    relations: dict[str, Relation],
+    check: CheckResult,
+    sensitive: set[str],
+    window: dict[str, Any],
+) -> CheckResult:
+    """Fill samples GX cannot give: raw values behind a failed type check, rows behind a rule.
+
+    A type check's failing values are NULL in the typed column by definition, and unexpected-rows
+    expectations only count; both are what a user needs to see to act.
+    """
+    if check.status not in (Status.FAILED, Status.WARNED) or check.samples:
+        return check
+    rows = relations[""].table
+    projection = DuckDBProjection(job.suite, warehouse.quote)
+    query: str | None = None
+    if check.check == "type" and check.column and relation_of(check.column) == "":
+        if check.column in sensitive:
+            return check
+        query = projection.raw_samples(check.column, rows, job.table, SAMPLE_SIZE)
+    elif check.expectation_type == "unexpected_rows_expectation":
+        rule = next(
+            e for e in job.suite["expectations"]
+            if e["meta"].get("origin") == check.origin and e["type"] == check.expectation_type
+        )  # fmt: skip
+        offending = rule["kwargs"]["unexpected_rows_query"].replace(
+            "{batch}", warehouse.quote(rows)
+        )
+        query = f"SELECT * FROM ({offending}) AS offending LIMIT {SAMPLE_SIZE}"
+    if query is None:
+        return check
+    params = window if "$since" in query else {}
+    with datasource.get_execution_engine().get_connection() as connection:
+        result = connection.exec_driver_sql(query, params)
+        names = list(result.keys())
+        fetched = result.fetchall()
+    if check.expectation_type == "unexpected_rows_expectation":
+        text = rule["kwargs"]["unexpected_rows_query"]
+        keep = [n for n in names if n == "event_id" or (n not in sensitive and _mentions(text, n))]
+        samples: list[Any] = [{n: row[names.index(n)] for n in keep} for row in fetched]
+    else:
+        samples = [row[0] for row in fetched]
+    return check.model_copy(update={"samples": _jsonable(samples)})
+
+
+def _mentions(query: str, column: str) -> bool:
+    """Whether a rule's SQL names a column (bare or double-quoted)."""
+    return f'"{column}"' in query or re.search(rf"\b{re.escape(column)}\b", query) is not None
 
 
 def run_event(
@@ -204,7 +266,7 @@ def run_event(
             raise
         except Exception as error:  # driver errors: transient or terminal, decided by the adapter
             raise warehouse.translate(error) from error
-        checks = _validate(warehouse, datasource, job, relations, until)
+        checks = _validate(warehouse, datasource, job, relations, since, until)
     finally:
         if datasource is not None:
             warehouse.release(datasource)
