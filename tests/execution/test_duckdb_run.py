@@ -204,3 +204,29 @@ def test_sensitive_fields_are_counted_but_never_sampled(make_project):
     assert found[("type", "blob")].samples == []
     assert found[("rule:in_set", "select")].unexpected_count == 1
     assert found[("rule:in_set", "select")].samples == []
+
+
+def test_live_runs_catch_events_dated_in_the_future_beyond_the_skew(make_project):
+    now = datetime.now(UTC).replace(microsecond=0)
+    rows = [
+        ("thing_happened", now - timedelta(hours=1), good()),
+        ("thing_happened", now + timedelta(minutes=2), good()),  # within the 5m skew
+        ("thing_happened", now + timedelta(hours=3), good()),  # a phone clock in the future
+    ]
+    project = build(make_project, rows)
+    result = project.run(Selection(events=("thing_happened",)), now - timedelta(days=1), now)
+    future = next(
+        c
+        for c in result.events[0].checks
+        if c.check == "event_timestamp" and c.expectation_type.endswith("between")
+    )
+    assert future.status == Status.FAILED
+    assert future.unexpected_count == 1
+    assert future.samples == [(now + timedelta(hours=3)).isoformat()]
+
+
+def test_rerunning_an_old_window_does_not_call_later_events_future(make_project):
+    rows = [("thing_happened", AT, good()), ("thing_happened", UNTIL + timedelta(hours=3), good())]
+    result, checks = run(build(make_project, rows))
+    assert result.events[0].row_count == 1
+    assert result.exit_code == 0

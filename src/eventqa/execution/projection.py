@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from eventqa.suites.columns import ROOT, parse_column, relation_of
@@ -173,8 +173,9 @@ class DuckDBProjection:
             "CASE WHEN json_valid(raw) THEN CAST(raw AS JSON) END AS doc FROM ("
             "SELECT event_id, event_timestamp, event_name, CAST(payload AS VARCHAR) AS raw "
             f"FROM {self.quote(table)} "
-            "WHERE event_name = $event_name AND event_timestamp >= $since "
-            "AND event_timestamp < $until)"
+            "WHERE event_name = $event_name AND ("
+            "(event_timestamp >= $since AND event_timestamp < $until) "
+            "OR event_timestamp > $future_after))"
         )
 
     def element_source(self, grain: str, table: str) -> str:
@@ -226,6 +227,23 @@ class DuckDBProjection:
         )
 
 
-def window_parameters(event: str, since: datetime, until: datetime) -> dict[str, Any]:
-    """Bound parameters of every projection query (never formatted into SQL)."""
-    return {"event_name": event, "since": since, "until": until}
+# Compared with $future_after when a run is not live: no event is dated after it.
+NEVER = datetime(9999, 12, 31, tzinfo=UTC)
+
+
+def window_parameters(
+    event: str, since: datetime, until: datetime, future_after: datetime | None = None
+) -> dict[str, Any]:
+    """Bound parameters of every projection query (never formatted into SQL).
+
+    The window is [since, until). In a live run (`until` is about now) it also takes the events
+    dated after `future_after` (until plus the allowed skew): they are what the "not in the
+    future" check exists to catch. A re-run of an old window leaves them out (`NEVER`), since
+    events dated after an old `until` are simply later events.
+    """
+    return {
+        "event_name": event,
+        "since": since,
+        "until": until,
+        "future_after": future_after or NEVER,
+    }

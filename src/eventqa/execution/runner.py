@@ -11,7 +11,7 @@ import copy
 import re
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from eventqa.config.models import parse_duration
@@ -53,6 +53,13 @@ def suite_parameters(suite: dict[str, Any], until: datetime) -> dict[str, dateti
                     offset: timedelta = parse_duration(match.group(2))
                     values[name] = until + offset if match.group(1) == "plus" else until - offset
     return values
+
+
+def future_after(suite: dict[str, Any], until: datetime) -> datetime | None:
+    """`until` plus the allowed clock skew when the run is live (`until` within the skew of now)."""
+    skew = parse_duration(suite["meta"]["eventqa"].get("future_skew", "5m"))
+    live = datetime.now(UTC) - until <= skew
+    return until + skew if live else None
 
 
 def _check_status(success: bool, severity: str, raised: bool) -> Status:
@@ -136,7 +143,7 @@ def _materialize(
     """Create the window's projection temp tables; return them and the window's event count."""
     projection = DuckDBProjection(job.suite, warehouse.quote)
     relations = plan_relations(job.suite, prefix)
-    params = window_parameters(job.event, since, until)
+    params = window_parameters(job.event, since, until, future_after(job.suite, until))
     with datasource.get_execution_engine().get_connection() as connection:
         for relation in relations.values():
             connection.exec_driver_sql(projection.create(relation, job.table), params)
@@ -186,7 +193,7 @@ def _validate(
             for r in validation.results
         ]
     checks = [check for _, check in sorted(ranked, key=lambda pair: pair[0])]
-    window = window_parameters(job.event, since, until)
+    window = window_parameters(job.event, since, until, future_after(job.suite, until))
     return [
         _with_samples(warehouse, datasource, job, relations, check, sensitive, window)
         for check in checks

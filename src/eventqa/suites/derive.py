@@ -529,6 +529,7 @@ def derive_suite(event: EventContract, config: Config, table: str) -> DerivedSui
             "contract": f"{event.location.path}:{event.location.line}",
             "columns": _typed_columns(event.fields, "", {}),
             "sensitive": deriver.sensitive_columns(paths),
+            "future_skew": format_duration(config.defaults.future_skew),
             "payload": config.payload.model_dump(mode="json"),
         }
     }
