@@ -227,6 +227,6 @@ def test_live_runs_catch_events_dated_in_the_future_beyond_the_skew(make_project
 
 def test_rerunning_an_old_window_does_not_call_later_events_future(make_project):
     rows = [("thing_happened", AT, good()), ("thing_happened", UNTIL + timedelta(hours=3), good())]
-    result, checks = run(build(make_project, rows))
+    result, _ = run(build(make_project, rows))
     assert result.events[0].row_count == 1
     assert result.exit_code == 0
