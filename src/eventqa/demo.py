@@ -77,6 +77,7 @@ DEFECTS = (
            _unknown_platform),
 )  # fmt: skip
 
+_TYPO = "an app build misspells an event name (user_taped_buy_now)"
 _WORDS = ("vintage", "pokemon", "sneakers", "comics", "funko", "cards", "watches", "vinyl")
 _BY_NAME: dict[str, Callable[[random.Random], Any]] = {
     "email": lambda r: f"user{r.randint(1, 10**6)}@example.com",
@@ -198,7 +199,11 @@ def build_demo(
             planted["client clock in the future"] = planted.get("client clock in the future", 0) + 1
         text = payload if isinstance(payload, str) else json.dumps(payload, separators=(",", ":"))
         table = tables[event.envelope]
-        records[table].append((f"evt_{number:010d}", event.name, at, text))
+        name = event.name
+        if name == "user_tapped_buy_now" and rng.random() < 0.01:
+            name = "user_taped_buy_now"  # a typo in a new app build's event name
+            planted[_TYPO] = planted.get(_TYPO, 0) + 1
+        records[table].append((f"evt_{number:010d}", name, at, text))
         counts[event.name] = counts.get(event.name, 0) + 1
 
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -104,10 +104,11 @@ class Project:
         progress: Callable[[str], None] | None = None,
     ) -> RunResult:
         """Check the selected events' window in the warehouse."""
-        from eventqa.execution.runner import run_event
+        from eventqa.execution.runner import run_event, run_table
         from eventqa.warehouse import open_warehouse
 
-        jobs = Runner(self).load_jobs(selection)
+        runner = Runner(self)
+        jobs = runner.load_jobs(selection)
         window = default_window(self.config, since, until)
         warehouse = open_warehouse(self.config)
         run_id = uuid.uuid4().hex[:12]
@@ -118,7 +119,16 @@ class Project:
             )
             if progress:
                 progress(job.event)
-        return RunResult(run_id=run_id, window=window, events=results)
+        tables = []
+        if selection.table or selection.all:
+            for index, (table, (declared, origin)) in enumerate(runner.tables(selection).items()):
+                tables.append(
+                    run_table(
+                        warehouse, table, declared, origin, window.since, window.until,
+                        f"eq_{run_id}_t{index}",
+                    )
+                )  # fmt: skip
+        return RunResult(run_id=run_id, window=window, events=results, tables=tables)
 
 
 # -- running suites --------------------------------------------------------------------------
@@ -147,19 +157,38 @@ class Runner:
     def __init__(self, project: Project):
         self.project = project
 
-    def load_jobs(self, selection: Selection) -> list[Any]:
-        """The committed suites the selection names; unknown names are usage errors."""
+    @cached_property
+    def all_jobs(self) -> dict[str, Any]:
+        """Every committed suite in expectations/, by event name."""
         import json
 
-        from eventqa.errors import UsageError
         from eventqa.execution.runner import EventJob
 
-        directory = self.project.expectations_dir
         jobs = {}
-        for path in sorted(directory.glob("*/*.json")):
+        for path in sorted(self.project.expectations_dir.glob("*/*.json")):
             suite = json.loads(path.read_text(encoding="utf-8"))
             meta = suite["meta"]["eventqa"]
             jobs[meta["event"]] = EventJob(meta["event"], meta["table"], meta["owner"], suite)
+        return jobs
+
+    def tables(self, selection: Selection) -> dict[str, tuple[list[str], str]]:
+        """Tables with table-level checks in this run: declared event names and their origin."""
+        found: dict[str, tuple[list[str], str]] = {}
+        for job in self.all_jobs.values():
+            if selection.all or job.table == selection.table:
+                names, origin = found.get(job.table, ([], ""))
+                meta = job.suite["meta"]["eventqa"]
+                found[job.table] = (
+                    [*names, job.event],
+                    origin or meta.get("envelope_location") or "",
+                )
+        return found
+
+    def load_jobs(self, selection: Selection) -> list[Any]:
+        """The committed suites the selection names; unknown names are usage errors."""
+        from eventqa.errors import UsageError
+
+        jobs = self.all_jobs
         if not jobs:
             raise UsageError(
                 f"no suites in {EXPECTATIONS_DIR}/", hint="run `eventqa generate` first"

@@ -230,3 +230,27 @@ def test_rerunning_an_old_window_does_not_call_later_events_future(make_project)
     result, _ = run(build(make_project, rows))
     assert result.events[0].row_count == 1
     assert result.exit_code == 0
+
+
+def test_table_runs_report_event_names_no_contract_declares(make_project):
+    rows = [
+        ("thing_happened", AT, good()),
+        ("thing_hapened", AT, good()),
+        ("thing_hapened", AT, good()),
+        ("legacy_click", AT, {}),
+    ]
+    project = build(make_project, rows)
+    result = project.run(Selection(table="backend__events"), SINCE, UNTIL)
+    (table,) = result.tables
+    (check,) = table.checks
+    assert (table.table, check.status, check.unexpected_count, check.element_count) == (
+        "backend__events",
+        Status.FAILED,
+        3,
+        4,
+    )
+    assert sorted(check.samples) == ["legacy_click", "thing_hapened"]
+    assert check.origin.startswith("contracts/events.proto:")
+    assert result.exit_code == 1
+    by_event = project.run(Selection(events=("thing_happened",)), SINCE, UNTIL)
+    assert by_event.tables == [] and by_event.exit_code == 0

@@ -99,6 +99,15 @@ def print_run(out: Console, result: Any) -> None:
         else:
             out.print(title)
         out.print(f"  {passed} of {len(event.checks)} checks passed")
+    for table_result in result.tables:
+        for check in table_result.checks:
+            check_style = _STYLE[check.status.value]
+            samples = ", ".join(map(str, check.samples[:5]))
+            out.print(
+                f"[bold]{table_result.table}[/bold]: {check.description}: "
+                f"[{check_style}]{check.status.value}[/{check_style}] {_observed(check)}"
+                + (f"; unknown: {samples}" if samples else "")
+            )
     style = _STYLE[result.status.value]
     out.print(f"[{style}]{result.status.value}[/{style}]")
 

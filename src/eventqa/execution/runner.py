@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import re
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,7 +23,7 @@ from eventqa.execution.projection import (
     plan_relations,
     window_parameters,
 )
-from eventqa.results.models import CheckResult, EventResult, Status
+from eventqa.results.models import CheckResult, EventResult, Status, TableResult
 from eventqa.suites.columns import relation_of
 from eventqa.warehouse import Warehouse, WarehouseError
 
@@ -108,8 +109,9 @@ def _check_result(result: Any, sensitive: set[str]) -> CheckResult:
         kwargs.get("column_B"),
         *kwargs.get("column_list", []),
     }
-    # NULLs say nothing (a failed type check's typed value is NULL by definition): drop them.
-    unexpected = [v for v in details.get("partial_unexpected_list") or [] if v is not None]
+    # NULLs say nothing (a failed type check's typed value is NULL by definition), and repeats
+    # crowd out other values: keep distinct non-null values, in the order GX found them.
+    unexpected = _distinct(v for v in details.get("partial_unexpected_list") or [] if v is not None)
     samples = [] if columns & sensitive else unexpected
     unexpected_count = details.get("unexpected_count")
     if config.type == "unexpected_rows_expectation" and unexpected_count is None:
@@ -246,6 +248,77 @@ def _with_samples(
     else:
         samples = [row[0] for row in fetched]
     return check.model_copy(update={"samples": _jsonable(samples)})
+
+
+def _distinct(values: Iterable[Any]) -> list[Any]:
+    seen: set[str] = set()
+    kept = []
+    for value in values:
+        key = repr(value)
+        if key not in seen:
+            seen.add(key)
+            kept.append(value)
+    return kept
+
+
+def run_table(
+    warehouse: Warehouse,
+    table: str,
+    declared: list[str],
+    origin: str,
+    since: datetime,
+    until: datetime,
+    prefix: str,
+) -> TableResult:
+    """Table-level findings over the window: event names that no contract declares."""
+    import great_expectations as gx
+    from great_expectations.core import ExpectationSuite
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+    from great_expectations.expectations.core.expect_column_values_to_be_in_set import (
+        ExpectColumnValuesToBeInSet,
+    )
+    from great_expectations.expectations.metadata_types import FailureSeverity
+
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+    expectation = ExpectColumnValuesToBeInSet(
+        column="event_name",
+        value_set=sorted(declared),
+        description=f"every event_name in {table} is declared by a contract",
+        meta={"origin": origin, "severity": "error", "check": "undeclared_events"},
+        severity=FailureSeverity.CRITICAL,
+    )
+    datasource = None
+    try:
+        try:
+            datasource = warehouse.add_gx_datasource(context, f"{prefix}_wh")
+            warehouse.check_table(datasource, table)
+            relation = f"{prefix}_names"
+            with datasource.get_execution_engine().get_connection() as connection:
+                connection.exec_driver_sql(
+                    f"CREATE OR REPLACE TEMP TABLE {warehouse.quote(relation)} AS "
+                    f"SELECT event_name FROM {warehouse.quote(table)} "
+                    "WHERE event_timestamp >= $since AND event_timestamp < $until",
+                    {"since": since, "until": until},
+                )
+                connection.commit()
+        except WarehouseError:
+            raise
+        except Exception as error:
+            raise warehouse.translate(error) from error
+        asset = datasource.add_query_asset(
+            name=relation, query=f"SELECT * FROM {warehouse.quote(relation)}"
+        )
+        batch = asset.add_batch_definition_whole_table("window").get_batch()
+        validation = batch.validate(
+            ExpectationSuite(name=f"{table}.event_names", expectations=[expectation]),
+            result_format={"result_format": "SUMMARY", "partial_unexpected_count": SAMPLE_SIZE},
+        )
+        checks = [_check_result(r, set()) for r in validation.results]
+    finally:
+        if datasource is not None:
+            warehouse.release(datasource)
+    return TableResult(table=table, status=Status.worst([c.status for c in checks]), checks=checks)
 
 
 def _mentions(query: str, column: str) -> bool:

@@ -496,7 +496,9 @@ def _number(value: float) -> int | float:
     return int(value) if float(value).is_integer() else value
 
 
-def derive_suite(event: EventContract, config: Config, table: str) -> DerivedSuite:
+def derive_suite(
+    event: EventContract, config: Config, table: str, envelope: Location | None = None
+) -> DerivedSuite:
     """The Great Expectations suite for one event: contract checks first, then the user's rules."""
     from great_expectations.core import ExpectationSuite
 
@@ -527,6 +529,7 @@ def derive_suite(event: EventContract, config: Config, table: str) -> DerivedSui
             "owner": event.owner,
             "description": event.description,
             "contract": f"{event.location.path}:{event.location.line}",
+            "envelope_location": f"{envelope.path}:{envelope.line}" if envelope else None,
             "columns": _typed_columns(event.fields, "", {}),
             "sensitive": deriver.sensitive_columns(paths),
             "future_skew": format_duration(config.defaults.future_skew),
@@ -553,7 +556,9 @@ def derive_suites(contracts: ContractSet, config: Config) -> list[DerivedSuite]:
     suites = []
     for event in contracts.events.values():
         try:
-            suites.append(derive_suite(event, config, config.table_for(event.envelope)))
+            envelope = contracts.envelopes[event.envelope]
+            table = config.table_for(event.envelope)
+            suites.append(derive_suite(event, config, table, envelope.location))
         except ConfigError as error:
             problems.append(error)
     if problems:
