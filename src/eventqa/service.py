@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
@@ -101,7 +102,7 @@ class Project:
         selection: Selection,
         since: datetime | None = None,
         until: datetime | None = None,
-        progress: Callable[[str], None] | None = None,
+        progress: Callable[[str, int, int], None] | None = None,
     ) -> RunResult:
         """Check the selected events' window in the warehouse."""
         from eventqa.execution.runner import run_event, run_table
@@ -113,12 +114,20 @@ class Project:
         warehouse = open_warehouse(self.config)
         run_id = uuid.uuid4().hex[:12]
         results = []
-        for index, job in enumerate(jobs):
-            results.append(
-                run_event(warehouse, job, window.since, window.until, f"eq_{run_id}_{index}")
-            )
-            if progress:
-                progress(job.event)
+        workers = min(self.config.defaults.concurrency, len(jobs))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="eventqa") as pool:
+            futures = {
+                pool.submit(
+                    run_event, warehouse, job, window.since, window.until, f"eq_{run_id}_{index}"
+                ): job
+                for index, job in enumerate(jobs)
+            }
+            for future in as_completed(futures):
+                results.append(future.result())
+                if progress:
+                    progress(futures[future].event, len(results), len(jobs))
+        order = {job.event: index for index, job in enumerate(jobs)}
+        results.sort(key=lambda result: order[result.event])
         tables = []
         if selection.table or selection.all:
             for index, (table, (declared, origin)) in enumerate(runner.tables(selection).items()):

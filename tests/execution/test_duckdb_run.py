@@ -254,3 +254,29 @@ def test_table_runs_report_event_names_no_contract_declares(make_project):
     assert result.exit_code == 1
     by_event = project.run(Selection(events=("thing_happened",)), SINCE, UNTIL)
     assert by_event.tables == [] and by_event.exit_code == 0
+
+
+def test_concurrent_events_give_the_same_results_as_one_at_a_time(example_project):
+    project = Project(example_project / "checks.yaml")
+    project.demo(rows=4000)
+    until = datetime.now(UTC).replace(microsecond=0)
+
+    def snapshot(concurrency: int) -> dict:
+        checks = example_project / "checks.yaml"
+        text = checks.read_text()
+        checks.write_text(
+            text.replace("defaults:\n", f"defaults:\n  concurrency: {concurrency}\n", 1)
+        )
+        try:
+            result = Project(checks).run(Selection(all=True), None, until)
+        finally:
+            checks.write_text(text)
+        document = result.model_dump(mode="json", exclude={"run_id"})
+        for event in document["events"]:
+            event.pop("duration_seconds")
+        return document
+
+    sequential, concurrent = snapshot(1), snapshot(4)
+    assert [e["event"] for e in concurrent["events"]] == [e["event"] for e in sequential["events"]]
+    assert concurrent == sequential
+    assert len(sequential["events"]) == 13

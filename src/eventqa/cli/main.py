@@ -169,7 +169,12 @@ def run(
     if sum(bool(x) for x in (events, table, owner, all_events)) != 1:
         raise click.UsageError("choose exactly one of --event, --table, --owner or --all")
     selection = Selection(events=events, table=table, owner=owner, all=all_events)
-    result = _project(config_path).run(selection, _timestamp(since), _timestamp(until))
+    from eventqa.cli.render import progress_bar
+
+    with progress_bar(err) as advance:
+        result = _project(config_path).run(
+            selection, _timestamp(since), _timestamp(until), progress=advance
+        )
     if output_format == "json":
         document = run_json(result)
         if output:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console
@@ -119,3 +121,24 @@ def run_json(result: Any) -> str:
     document = result.model_dump(mode="json")
     document["status"] = result.status.value
     return json.dumps(document, indent=2)
+
+
+@contextmanager
+def progress_bar(err: Console) -> Iterator[Callable[[str, int, int], None]]:
+    """A transient progress bar on a terminal's stderr while several events run."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    if not err.is_terminal:
+        yield lambda event, done, total: None
+        return
+    with Progress(
+        TextColumn("checking"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
+        console=err, transient=True,
+    ) as progress:  # fmt: skip
+        task = progress.add_task("", total=None)
+
+        def advance(event: str, done: int, total: int) -> None:
+            if total > 1:
+                progress.update(task, total=total, completed=done, description=event)
+
+        yield advance

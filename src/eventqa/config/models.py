@@ -139,6 +139,8 @@ class Defaults(Strict):
     severity: Severity = Severity.ERROR
     future_skew: Duration = timedelta(minutes=5)
     schedule: Schedule = Schedule(cron="0 * * * *")
+    # Events checked at once: each is a few small queries, so the warehouse sets the limit.
+    concurrency: int = Field(default=4, ge=1, le=64)
 
 
 class Team(Strict):
