@@ -137,7 +137,42 @@ class Project:
                         f"eq_{run_id}_t{index}",
                     )
                 )  # fmt: skip
-        return RunResult(run_id=run_id, window=window, events=results, tables=tables)
+        run = RunResult(run_id=run_id, window=window, events=results, tables=tables)
+        store = self.result_store()
+        try:
+            store.save(run)  # stored before anything reads or sends it
+        finally:
+            store.close()
+        return run
+
+    def result_store(self) -> Any:
+        """The results database of checks.yaml (`EVENTQA_RESULTS_URL` wins)."""
+        import os
+
+        from eventqa.results.store import ResultStore
+
+        url = os.environ.get("EVENTQA_RESULTS_URL") or self.config.results.url
+        prefix = "sqlite:///"
+        relative = url.startswith(prefix) and not url.startswith(prefix + "/")
+        if relative and url[len(prefix) :] not in ("", ":memory:"):
+            path = self.directory / url[len(prefix) :]
+            path.parent.mkdir(parents=True, exist_ok=True)
+            url = f"{prefix}{path.resolve()}"
+        return ResultStore(url)
+
+    def history(self, event: str, limit: int) -> list[Any]:
+        """The event's recent runs from the results store, newest first."""
+        from eventqa.errors import UsageError
+
+        known = sorted(Runner(self).all_jobs)
+        if event not in known:
+            raise UsageError(f"unknown event {event!r}{_suggest(event, known)}")
+        store = self.result_store()
+        try:
+            rows: list[Any] = store.history(event, limit)
+            return rows
+        finally:
+            store.close()
 
 
 # -- running suites --------------------------------------------------------------------------

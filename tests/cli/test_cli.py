@@ -202,7 +202,15 @@ def test_demo_then_run_shows_a_real_failure_with_samples(example_project):
         "origin",
     }
     failing = [c for c in event["checks"] if c["status"] == "failed"]
-    assert any(c["check"] == "type" and c["column"] == "followee_id" for c in failing)
+    (self_follow,) = [c for c in failing if c["check"] == "rule:compare"]
+    assert self_follow["origin"].startswith("checks.yaml:")
+    sample = self_follow["samples"][0]
+    assert sample["follower_id"] == sample["followee_id"] and sample["event_id"].startswith("evt_")
+
+    done = eventqa(example_project, "history", "--event", "user_followed_user")
+    assert done.returncode == 0, done.stderr
+    assert "user_followed_user: last 2 runs" in done.stdout
+    assert "nobody follows themselves" in done.stdout and "FAIL" in done.stdout
 
 
 @pytest.mark.duckdb

@@ -186,3 +186,15 @@ def run(
         if output:
             output.write_text(run_json(result) + "\n", encoding="utf-8")
     sys.exit(result.exit_code)
+
+
+@cli.command()
+@click.option("--event", required=True, help="The event whose recent runs to show.")
+@click.option("--limit", type=click.IntRange(1, 50), default=10, show_default=True)
+@click.pass_obj
+@error_handler
+def history(config_path: Path, event: str, limit: int) -> None:
+    """Recent runs of an event from the results store, with each check's status."""
+    from eventqa.cli.render import print_history
+
+    print_history(out, event, _project(config_path).history(event, limit))

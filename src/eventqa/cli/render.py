@@ -142,3 +142,26 @@ def progress_bar(err: Console) -> Iterator[Callable[[str, int, int], None]]:
                 progress.update(task, total=total, completed=done, description=event)
 
         yield advance
+
+
+_MARK = {"passed": "[green]ok[/green]", "warned": "[yellow]warn[/yellow]",
+         "failed": "[red]FAIL[/red]", "error": "[magenta]ERR[/magenta]"}  # fmt: skip
+
+
+def print_history(out: Console, event: str, rows: list[Any]) -> None:
+    """A check-by-run matrix, newest run first."""
+    from rich.table import Table
+
+    if not rows:
+        out.print(f"no stored runs of {event} yet; `eventqa run --event {event}` makes one")
+        return
+    table = Table(title=f"{event}: last {len(rows)} runs", title_justify="left")
+    table.add_column("check", overflow="fold")
+    for row in rows:
+        table.add_column(f"{row.until:%m-%d %H:%M}", justify="center")
+    table.add_row("[bold]run[/bold]", *(_MARK[row.status.value] for row in rows))
+    checks = sorted({key for row in rows for key in row.checks})
+    for key in checks:
+        marks = [_MARK[row.checks[key].value] if key in row.checks else "" for row in rows]
+        table.add_row(key[1], *marks)
+    out.print(table)

@@ -149,6 +149,15 @@ class Team(Strict):
     slack_channel: str
 
 
+class ResultsConfig(Strict):
+    """Where runs are stored: any SQLAlchemy URL (relative SQLite paths start at checks.yaml).
+
+    `EVENTQA_RESULTS_URL` overrides it, so credentials for a shared database stay out of the file.
+    """
+
+    url: str = "sqlite:///.eventqa/results.db"
+
+
 class AlertsConfig(Strict):
     """Where alerts go when an owner has no channel of its own."""
 
@@ -367,6 +376,7 @@ class Config(Strict):
     defaults: Defaults = Defaults()
     teams: dict[str, Team] = Field(default_factory=dict)
     alerts: AlertsConfig = AlertsConfig()
+    results: ResultsConfig = ResultsConfig()
     events: dict[str, EventConfig] = Field(default_factory=dict)
 
     _source: ConfigSource | None = PrivateAttr(default=None)

@@ -29,7 +29,7 @@ from eventqa.config.models import (
     Unique,
     format_duration,
 )
-from eventqa.contracts.model import INTEGER_RANGES, ContractSet, EventContract, Field, ValueType
+from eventqa.contracts.model import ContractSet, EventContract, Field, ValueType
 from eventqa.errors import ConfigError, ConfigErrors, Location
 from eventqa.suites.columns import (
     ROOT,
@@ -277,13 +277,11 @@ class _Deriver:
         proto, value_type = field.proto_type, field.value_type
         kind = json_type_column(path)
         if value_type.is_scalar:
-            bounds = INTEGER_RANGES.get(value_type)
-            what = f"a valid {proto}" + (f" ({bounds[0]} to {bounds[1]})" if bounds else "")
             from great_expectations.expectations.row_conditions import Column
 
             self.add(
                 "expect_column_values_to_not_be_null", here, "type",
-                f"{path} is {what} wherever it is not null",
+                f"{path} is a valid {proto} when set",
                 column=field_column(path), row_condition=Column(kind) != "null",
             )  # fmt: skip
             if value_type == ValueType.ENUM:

@@ -1,0 +1,119 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from eventqa.results import CheckResult, EventResult, RunResult, Status, TableResult
+from eventqa.results import store as store_module
+from eventqa.results.models import Window
+from eventqa.results.store import ResultStore, ResultStoreError
+
+UNTIL = datetime(2026, 3, 1, 12, tzinfo=UTC)
+
+
+def check(description: str, status: Status, **extra) -> CheckResult:
+    return CheckResult(
+        expectation_type="expect_column_values_to_not_be_null",
+        column="a",
+        status=status,
+        severity="error",
+        check="type",
+        description=description,
+        origin="contracts/x.proto:3",
+        **extra,
+    )
+
+
+def a_run(run_id: str, until: datetime, status: Status) -> RunResult:
+    event = EventResult(
+        event="thing_happened",
+        table="backend__events",
+        owner="Foundations",
+        status=status,
+        checks=[
+            check(
+                "a is valid",
+                status,
+                unexpected_count=2,
+                element_count=10,
+                samples=['"x"'],
+                observed_value={"max": "2026-03-01"},
+            ),
+            check("b is valid", Status.PASSED),
+        ],
+        row_count=10,
+    )
+    table = TableResult(
+        table="backend__events",
+        status=Status.PASSED,
+        checks=[check("names are declared", Status.PASSED)],
+    )
+    return RunResult(
+        run_id=run_id,
+        window=Window(since=until - timedelta(days=1), until=until),
+        events=[event],
+        tables=[table],
+    )
+
+
+def test_runs_round_trip_with_each_checks_status(tmp_path):
+    store = ResultStore(f"sqlite:///{tmp_path / 'results.db'}")
+    store.save(a_run("r1", UNTIL - timedelta(days=1), Status.PASSED))
+    store.save(a_run("r2", UNTIL, Status.FAILED))
+    history = store.history("thing_happened")
+    assert [(h.run_id, h.status, h.until) for h in history] == [
+        ("r2", Status.FAILED, UNTIL),
+        ("r1", Status.PASSED, UNTIL - timedelta(days=1)),
+    ]
+    assert history[0].checks == {(0, "a is valid"): Status.FAILED, (1, "b is valid"): Status.PASSED}
+    with store.engine.connect() as connection:
+        row = connection.execute(
+            sa.text(
+                "SELECT samples, observed_value, unexpected_count FROM check_results "
+                "WHERE run_id = 'r2' AND subject = 'thing_happened' AND position = 0"
+            )
+        ).one()
+        assert row == ('["\\"x\\""]', '{"max": "2026-03-01"}', 2)
+        subjects = {
+            r[0] for r in connection.execute(sa.text("SELECT DISTINCT subject FROM check_results"))
+        }
+        assert subjects == {"thing_happened", "table:backend__events"}
+    assert store.history("other_event") == []
+
+
+def test_migrations_apply_once_and_only_what_is_missing(tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'results.db'}"
+    ResultStore(url).save(a_run("r1", UNTIL, Status.PASSED))
+    ResultStore(url)  # reopening applies nothing twice
+
+    def add_note_column(connection, metadata):
+        connection.execute(sa.text("ALTER TABLE runs ADD COLUMN note TEXT"))
+
+    monkeypatch.setattr(
+        store_module, "MIGRATIONS", [*store_module.MIGRATIONS, (2, add_note_column)]
+    )
+    store = ResultStore(url)
+    with store.engine.connect() as connection:
+        versions = [
+            r[0]
+            for r in connection.execute(
+                sa.text("SELECT version FROM schema_version ORDER BY version")
+            )
+        ]
+        assert versions == [1, 2]
+        assert connection.execute(sa.text("SELECT run_id, note FROM runs")).all() == [("r1", None)]
+
+
+def test_an_unusable_database_is_a_clear_error(tmp_path):
+    (tmp_path / "results.db").write_text("this is not sqlite")
+    with pytest.raises(ResultStoreError, match="cannot open the results store") as error:
+        ResultStore(f"sqlite:///{tmp_path / 'results.db'}")
+    assert error.value.exit_code == 3
+
+
+def test_passwords_never_appear_in_errors():
+    with pytest.raises(ResultStoreError) as error:
+        ResultStore("postgresql://eventqa:hunter2@127.0.0.1:1/results")
+    assert "hunter2" not in str(error.value)
