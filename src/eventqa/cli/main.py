@@ -145,7 +145,7 @@ def _timestamp(value: str | None) -> Any:
 @click.option("--since", help="Start of the window (ISO 8601; default: until minus the window).")
 @click.option("--until", help="End of the window and the run's 'now' (ISO 8601; default: now).")
 @click.option(
-    "--format", "output_format", type=click.Choice(["text", "json"]), default="text",
+    "--format", "output_format", type=click.Choice(["text", "json", "junit"]), default="text",
     show_default=True,
 )  # fmt: skip
 @click.option("--output", type=click.Path(path_type=Path, dir_okay=False), help="Write here.")
@@ -163,7 +163,7 @@ def run(
     output: Path | None,
 ) -> None:
     """Check events' window in the warehouse; exit 1 when an error-severity check fails."""
-    from eventqa.cli.render import print_run, run_json
+    from eventqa.cli.render import print_run, run_json, run_junit
     from eventqa.service import Selection
 
     if sum(bool(x) for x in (events, table, owner, all_events)) != 1:
@@ -175,16 +175,16 @@ def run(
         result = _project(config_path).run(
             selection, _timestamp(since), _timestamp(until), progress=advance
         )
-    if output_format == "json":
-        document = run_json(result)
+    if output_format == "text":
+        print_run(out, result)
+        if output:  # a file gets the machine-readable form
+            output.write_text(run_json(result) + "\n", encoding="utf-8")
+    else:
+        document = run_json(result) if output_format == "json" else run_junit(result)
         if output:
             output.write_text(document + "\n", encoding="utf-8")
         else:
             click.echo(document)
-    else:
-        print_run(out, result)
-        if output:
-            output.write_text(run_json(result) + "\n", encoding="utf-8")
     sys.exit(result.exit_code)
 
 

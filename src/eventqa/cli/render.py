@@ -165,3 +165,45 @@ def print_history(out: Console, event: str, rows: list[Any]) -> None:
         marks = [_MARK[row.checks[key].value] if key in row.checks else "" for row in rows]
         table.add_row(key[1], *marks)
     out.print(table)
+
+
+def run_junit(result: Any) -> str:
+    """JUnit XML: a test suite per event (and per table), a test case per check.
+
+    Failed error-severity checks are <failure>, checks that could not run are <error>, and
+    warnings pass with their finding in <system-out>, so CI dashboards show them without failing.
+    """
+    import xml.etree.ElementTree as ET
+
+    root = ET.Element("testsuites", name=f"eventqa run {result.run_id}")
+    subjects = [(f"{e.table}.{e.event}", e.checks) for e in result.events] + [
+        (t.table, t.checks) for t in result.tables
+    ]
+    for name, checks in subjects:
+        suite = ET.SubElement(
+            root,
+            "testsuite",
+            name=name,
+            tests=str(len(checks)),
+            failures=str(sum(c.status.value == "failed" for c in checks)),
+            errors=str(sum(c.status.value == "error" for c in checks)),
+            timestamp=result.window.until.isoformat(),
+        )
+        for check in checks:
+            case = ET.SubElement(suite, "testcase", classname=name, name=check.description)
+            detail = "\n".join(
+                filter(None, [
+                    f"origin: {check.origin}",
+                    f"{check.expectation_type}({check.column or ''})",
+                    _observed(check),
+                    f"samples: {', '.join(map(str, check.samples))}" if check.samples else "",
+                ])
+            )  # fmt: skip
+            if check.status.value == "failed":
+                ET.SubElement(case, "failure", message=_observed(check)).text = detail
+            elif check.status.value == "error":
+                ET.SubElement(case, "error", message=check.error or "").text = detail
+            elif check.status.value == "warned":
+                ET.SubElement(case, "system-out").text = "warning\n" + detail
+    ET.indent(root)
+    return ET.tostring(root, encoding="unicode", xml_declaration=True)
