@@ -242,7 +242,7 @@ def test_each_rule_kind_becomes_a_pushdown_friendly_expectation(make_project):
         ("unexpected_rows_expectation", "checks.yaml:19", "warn"),
         ("expect_column_values_to_be_between", "checks.yaml:20", "warn"),
     ]
-    assert rules[0]["kwargs"]["unexpected_rows_query"] == 'SELECT * FROM {batch} WHERE "a" = "b"'
+    assert rules[0]["kwargs"]["unexpected_rows_query"] == "SELECT * FROM {batch} WHERE a = b"
     assert rules[1]["kwargs"] == {
         "column_A": "b",
         "column_B": "a",

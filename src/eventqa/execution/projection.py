@@ -5,6 +5,10 @@ A suite names columns such as `follower_id`, `json_type(items[])` or `keys(paylo
 per event, one row per element of a repeated field, one row per key of an object), each created by
 a single scan of the event's window, so the JSON is parsed once per window and every expectation
 then runs as a cheap aggregate over the temporary table.
+
+The SQL is the same for every warehouse except for a few hooks (`DuckDBSQL`, `SnowflakeSQL`):
+how to read a value's JSON text, unnest an array, list an object's keys, cast, and bind. JSON kinds
+are read lexically from the value's JSON text, so both warehouses classify every value alike.
 """
 
 from __future__ import annotations
@@ -14,14 +18,20 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from eventqa.suites.columns import ROOT, parse_column, relation_of
+from typing_extensions import override
+
+from eventqa.contracts.model import INTEGER_RANGES, ValueType
+from eventqa.suites.columns import ROOT, parse_column, quote_identifier, relation_of
 
 # RFC 3339 as proto3 JSON writes Timestamps: 2024-05-01T12:00:00Z, fractions and offsets allowed.
 RFC3339 = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})"
 BASE64 = r"([A-Za-z0-9+/_-]{4})*([A-Za-z0-9+/_-]{2}(==)?|[A-Za-z0-9+/_-]{3}=?)?"
 DURATION = r"-?\d+(\.\d{1,9})?s"
-_SQL_INTEGER = {"int32": "INTEGER", "int64": "BIGINT", "uint32": "UINTEGER", "uint64": "UBIGINT"}
+INTEGER = r"-?[0-9]+"
+FLOAT_MAX = "3.4028234663852886e38"
 _ROW_COLUMNS = ("event_id", "event_timestamp", "event_name")
+# Compared with $future_after when a run is not live: no event is dated after it.
+NEVER = datetime(9999, 12, 31, tzinfo=UTC)
 
 
 @dataclass
@@ -73,164 +83,6 @@ def expectation_grain(expectation: dict[str, Any]) -> str:
     return grains.pop() if len(grains) == 1 else ""
 
 
-class DuckDBProjection:
-    """Projection SQL for DuckDB (payload stored as JSON or VARCHAR)."""
-
-    def __init__(self, suite: dict[str, Any], quote: Any):
-        meta = suite["meta"]["eventqa"]
-        self.types: dict[str, str] = meta["columns"]
-        self.int64_as_string = meta["payload"]["int64_encoding"] == "string"
-        self.quote = quote
-
-    # -- paths --------------------------------------------------------------------------------
-
-    @staticmethod
-    def _json_path(path: str) -> str:
-        """`a.b` (relative to the relation's document) as a DuckDB JSON path literal."""
-        if not path:
-            return "'$'"
-        keys = "".join('."' + part.replace('"', '\\"') + '"' for part in path.split("."))
-        return "'$" + keys.replace("'", "''") + "'"
-
-    @staticmethod
-    def _relative(column_path: str, grain: str) -> str:
-        """The path of a column inside its relation's document: `items[].sku` in `items[]`."""
-        path = column_path.removeprefix(f"{ROOT}.") if column_path != ROOT else ""
-        if grain:
-            path = path.removeprefix(grain).lstrip(".")
-        return path
-
-    # -- expressions --------------------------------------------------------------------------
-
-    def kind(self, doc: str, path: str) -> str:
-        """The JSON kind of the value at `path` (NULL when absent)."""
-        p = self._json_path(path)
-        raw, text = f"json_type({doc}, {p})", f"json_extract_string({doc}, {p})"
-        return (
-            f"CASE {raw} WHEN 'NULL' THEN 'null' WHEN 'VARCHAR' THEN 'string' "
-            f"WHEN 'BOOLEAN' THEN 'boolean' WHEN 'OBJECT' THEN 'object' WHEN 'ARRAY' THEN 'array' "
-            f"WHEN 'BIGINT' THEN 'integer' WHEN 'UBIGINT' THEN 'integer' "
-            f"WHEN 'HUGEINT' THEN 'integer' "
-            f"WHEN 'DOUBLE' THEN CASE WHEN TRY_CAST({text} AS DOUBLE) = "
-            f"floor(TRY_CAST({text} AS DOUBLE)) THEN 'integer' ELSE 'number' END "
-            f"ELSE lower({raw}) END"
-        )
-
-    def typed(self, doc: str, path: str, value_type: str) -> str:
-        """The value in its proto type, NULL when absent, null or not conforming."""
-        p = self._json_path(path)
-        kind, text = self.kind(doc, path), f"json_extract_string({doc}, {p})"
-        if value_type in _SQL_INTEGER:
-            kinds = "('integer', 'string')" if self._string_allowed(value_type) else "('integer')"
-            target = _SQL_INTEGER[value_type]
-            return f"CASE WHEN {kind} IN {kinds} THEN TRY_CAST({text} AS {target}) END"
-        if value_type in ("float", "double"):
-            limit = (
-                " AND abs(TRY_CAST({t} AS DOUBLE)) <= 3.4028234663852886e38"
-                if value_type == "float"
-                else ""
-            )
-            return (
-                f"CASE WHEN {kind} IN ('integer', 'number'){limit.format(t=text)} "
-                f"THEN TRY_CAST({text} AS DOUBLE) "
-                f"WHEN {kind} = 'string' AND {text} IN ('NaN', 'Infinity', '-Infinity') "
-                f"THEN TRY_CAST({text} AS DOUBLE) END"
-            )
-        if value_type == "bool":
-            return f"CASE WHEN {kind} = 'boolean' THEN TRY_CAST({text} AS BOOLEAN) END"
-        pattern = {"bytes": BASE64, "timestamp": RFC3339, "duration": DURATION}.get(value_type)
-        if pattern is None:  # string, enum
-            return f"CASE WHEN {kind} = 'string' THEN {text} END"
-        conforming = f"{kind} = 'string' AND regexp_full_match({text}, '{pattern}')"
-        if value_type == "timestamp":
-            return f"CASE WHEN {conforming} THEN TRY_CAST({text} AS TIMESTAMPTZ) END"
-        return f"CASE WHEN {conforming} THEN {text} END"
-
-    def _string_allowed(self, value_type: str) -> bool:
-        return self.int64_as_string and value_type in ("int64", "uint64")
-
-    def column(self, column: str, grain: str, doc: str) -> str:
-        """SQL for one projection column at its relation's grain."""
-        function, inner = parse_column(column)
-        if function == "json_type" and inner == ROOT:
-            return (
-                f"CASE WHEN raw IS NULL THEN 'null' WHEN doc IS NULL THEN 'invalid' "
-                f"ELSE {self.kind('doc', '')} END"
-            )
-        if function == "json_type":
-            return self.kind(doc, self._relative(inner, grain))
-        value_type = self.types.get(column)
-        if value_type is None:
-            raise KeyError(f"suite has no type for column {column!r}")
-        return self.typed(doc, self._relative(column, grain), value_type)
-
-    # -- relations ----------------------------------------------------------------------------
-
-    def source(self, table: str) -> str:
-        """The event's window: parsed once into `doc`, `raw` kept to tell invalid JSON apart."""
-        return (
-            "SELECT event_id, event_timestamp, event_name, raw, "
-            "CASE WHEN json_valid(raw) THEN CAST(raw AS JSON) END AS doc FROM ("
-            "SELECT event_id, event_timestamp, event_name, CAST(payload AS VARCHAR) AS raw "
-            f"FROM {self.quote(table)} "
-            "WHERE event_name = $event_name AND ("
-            "(event_timestamp >= $since AND event_timestamp < $until) "
-            "OR event_timestamp > $future_after))"
-        )
-
-    def element_source(self, grain: str, table: str) -> str:
-        """One row per element of the repeated field `grain` (`a[]`, or nested `a[].b[]`)."""
-        parent_grain, _, _ = grain.removesuffix("[]").rpartition("[]")
-        parent_grain = parent_grain + "[]" if parent_grain else ""
-        parent = self.element_source(parent_grain, table) if parent_grain else self.source(table)
-        path = self._json_path(self._relative(grain.removesuffix("[]"), parent_grain))
-        return (
-            f"SELECT s.event_id, s.event_timestamp, s.event_name, e.value AS raw, "
-            f"CAST(e.value AS JSON) AS doc FROM ({parent}) AS s, json_each(s.doc, {path}) AS e "
-            f"WHERE json_type(s.doc, {path}) = 'ARRAY'"
-        )
-
-    def raw_samples(self, column: str, relation_table: str, table: str, limit: int) -> str:
-        """Raw JSON text of a row-grain column where its typed value failed to conform."""
-        path = self._json_path(self._relative(column, ""))
-        typed, kind = self.quote(column), self.quote(f"json_type({column})")
-        failing = (
-            f"SELECT event_id FROM {self.quote(relation_table)} "
-            f"WHERE {typed} IS NULL AND {kind} IS NOT NULL AND {kind} <> 'null' LIMIT {limit}"
-        )
-        return (
-            f"SELECT json_extract(doc, {path})::VARCHAR FROM ({self.source(table)}) "
-            f"WHERE event_id IN ({failing}) ORDER BY event_id LIMIT {limit}"
-        )
-
-    def create(self, relation: Relation, table: str) -> str:
-        """CREATE TEMP TABLE for a relation of the event window."""
-        target = self.quote(relation.table)
-        if relation.grain.startswith("keys("):
-            _, inner = parse_column(relation.grain)
-            owner = relation_of(inner)
-            base = self.element_source(owner, table) if owner else self.source(table)
-            path = self._json_path(self._relative(inner, owner) if inner != ROOT else "")
-            return (
-                f"CREATE OR REPLACE TEMP TABLE {target} AS "
-                f"SELECT unnest(json_keys(doc, {path})) AS {self.quote(relation.grain)} "
-                f"FROM ({base}) WHERE json_type(doc, {path}) = 'OBJECT'"
-            )
-        base = self.element_source(relation.grain, table) if relation.grain else self.source(table)
-        columns = [*_ROW_COLUMNS] if not relation.grain else ["event_id"]
-        selected = [self.quote(c) for c in columns] + [
-            f"{self.column(c, relation.grain, 'doc')} AS {self.quote(c)}"
-            for c in sorted(relation.columns - set(_ROW_COLUMNS))
-        ]
-        return (
-            f"CREATE OR REPLACE TEMP TABLE {target} AS SELECT {', '.join(selected)} FROM ({base})"
-        )
-
-
-# Compared with $future_after when a run is not live: no event is dated after it.
-NEVER = datetime(9999, 12, 31, tzinfo=UTC)
-
-
 def window_parameters(
     event: str, since: datetime, until: datetime, future_after: datetime | None = None
 ) -> dict[str, Any]:
@@ -247,3 +99,314 @@ def window_parameters(
         "until": until,
         "future_after": future_after or NEVER,
     }
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+class DialectSQL:
+    """The few SQL fragments that differ between warehouses."""
+
+    def param(self, name: str) -> str:
+        """A bound parameter placeholder."""
+        raise NotImplementedError
+
+    def json_text(self, doc: str, path: list[str]) -> str:
+        """The JSON text of the value at `path` in `doc` (NULL when absent)."""
+        raise NotImplementedError
+
+    def string_value(self, doc: str, path: list[str]) -> str:
+        """The value at `path` as text, a JSON string without its quotes."""
+        raise NotImplementedError
+
+    def full_match(self, text: str, pattern: str) -> str:
+        """Whether `text` matches the regular expression as a whole."""
+        raise NotImplementedError
+
+    def to_integer(self, text: str) -> str:
+        """Text to an integer wide enough for uint64, NULL when it is not one."""
+        raise NotImplementedError
+
+    def to_double(self, text: str) -> str:
+        """Text to a double, NULL when it is not one."""
+        raise NotImplementedError
+
+    def to_timestamp(self, text: str) -> str:
+        """RFC 3339 text to a timestamp with time zone, NULL when it is not one."""
+        raise NotImplementedError
+
+    def source(self, table: str) -> str:
+        """event_id, event_timestamp, event_name, raw (payload text) and doc (parsed payload)."""
+        raise NotImplementedError
+
+    def elements(self, parent: str, path: list[str]) -> str:
+        """One row per element of the array at `path` in each parent row's doc."""
+        raise NotImplementedError
+
+    def keys(self, base: str, path: list[str], alias: str) -> str:
+        """One row per key of the object at `path` in each row's doc."""
+        raise NotImplementedError
+
+    def window_filter(self) -> str:
+        """The event's rows in the window (and, in live runs, those dated in the future)."""
+        p = self.param
+        return (
+            f"event_name = {p('event_name')} AND ("
+            f"(event_timestamp >= {p('since')} AND event_timestamp < {p('until')}) "
+            f"OR event_timestamp > {p('future_after')})"
+        )
+
+
+class DuckDBSQL(DialectSQL):
+    """DuckDB: payload stored as JSON (or VARCHAR), JSON paths, json_each and json_keys."""
+
+    @override
+    def param(self, name: str) -> str:
+        return f"${name}"
+
+    @staticmethod
+    def _path(path: list[str]) -> str:
+        return _literal("$" + "".join('."' + part.replace('"', '\\"') + '"' for part in path))
+
+    @override
+    def json_text(self, doc: str, path: list[str]) -> str:
+        if not path:
+            return f"CAST({doc} AS VARCHAR)"
+        return f"CAST(json_extract({doc}, {self._path(path)}) AS VARCHAR)"
+
+    @override
+    def string_value(self, doc: str, path: list[str]) -> str:
+        return f"json_extract_string({doc}, {self._path(path)})"
+
+    @override
+    def full_match(self, text: str, pattern: str) -> str:
+        return f"regexp_full_match({text}, {_literal(pattern)})"
+
+    @override
+    def to_integer(self, text: str) -> str:
+        return f"TRY_CAST({text} AS HUGEINT)"
+
+    @override
+    def to_double(self, text: str) -> str:
+        return f"TRY_CAST({text} AS DOUBLE)"
+
+    @override
+    def to_timestamp(self, text: str) -> str:
+        return f"TRY_CAST({text} AS TIMESTAMPTZ)"
+
+    @override
+    def source(self, table: str) -> str:
+        return (
+            "SELECT event_id, event_timestamp, event_name, raw, "
+            "CASE WHEN json_valid(raw) THEN CAST(raw AS JSON) END AS doc FROM ("
+            "SELECT event_id, event_timestamp, event_name, CAST(payload AS VARCHAR) AS raw "
+            f"FROM {table} WHERE {self.window_filter()})"
+        )
+
+    @override
+    def elements(self, parent: str, path: list[str]) -> str:
+        return (
+            f"SELECT s.event_id, s.event_timestamp, s.event_name, e.value AS doc "
+            f"FROM ({parent}) AS s, json_each(s.doc, {self._path(path)}) AS e "
+            f"WHERE substr({self.json_text('s.doc', path)}, 1, 1) = '['"
+        )
+
+    @override
+    def keys(self, base: str, path: list[str], alias: str) -> str:
+        return (
+            f"SELECT unnest(json_keys(doc, {self._path(path)})) AS {alias} FROM ({base}) AS b "
+            f"WHERE substr({self.json_text('doc', path)}, 1, 1) = '{{'"
+        )
+
+
+class SnowflakeSQL(DialectSQL):
+    """Snowflake: payload stored as VARIANT, bracket paths, LATERAL FLATTEN and OBJECT_KEYS."""
+
+    @override
+    def param(self, name: str) -> str:
+        return f"%({name})s"
+
+    @staticmethod
+    def _get(doc: str, path: list[str]) -> str:
+        return doc + "".join(f"[{_literal(part)}]" for part in path)
+
+    @override
+    def json_text(self, doc: str, path: list[str]) -> str:
+        return f"TO_JSON({self._get(doc, path)})"
+
+    @override
+    def string_value(self, doc: str, path: list[str]) -> str:
+        return f"CAST({self._get(doc, path)} AS VARCHAR)"
+
+    @override
+    def full_match(self, text: str, pattern: str) -> str:
+        return f"REGEXP_LIKE({text}, {_literal(pattern)})"  # Snowflake anchors the whole string
+
+    @override
+    def to_integer(self, text: str) -> str:
+        return f"TRY_TO_NUMBER({text})"
+
+    @override
+    def to_double(self, text: str) -> str:
+        return f"TRY_TO_DOUBLE({text})"
+
+    @override
+    def to_timestamp(self, text: str) -> str:
+        return f"TRY_TO_TIMESTAMP_TZ({text})"
+
+    @override
+    def source(self, table: str) -> str:
+        return (
+            "SELECT event_id, event_timestamp, event_name, TO_JSON(payload) AS raw, "
+            f"payload AS doc FROM {table} WHERE {self.window_filter()}"
+        )
+
+    @override
+    def elements(self, parent: str, path: list[str]) -> str:
+        return (
+            f"SELECT s.event_id, s.event_timestamp, s.event_name, e.value AS doc "
+            f"FROM ({parent}) AS s, LATERAL FLATTEN(input => {self._get('s.doc', path)}) AS e "
+            f"WHERE substr({self.json_text('s.doc', path)}, 1, 1) = '['"
+        )
+
+    @override
+    def keys(self, base: str, path: list[str], alias: str) -> str:
+        return (
+            f"SELECT CAST(k.value AS VARCHAR) AS {alias} FROM ({base}) AS b, "
+            f"LATERAL FLATTEN(input => OBJECT_KEYS({self._get('b.doc', path)})) AS k "
+            f"WHERE substr({self.json_text('b.doc', path)}, 1, 1) = '{{'"
+        )
+
+
+class Projection:
+    """The SQL that materialises a suite's relations for one event window."""
+
+    def __init__(self, suite: dict[str, Any], dialect: DialectSQL):
+        meta = suite["meta"]["eventqa"]
+        self.types: dict[str, str] = meta["columns"]
+        self.int64_as_string = meta["payload"]["int64_encoding"] == "string"
+        self.sql = dialect
+
+    # -- paths --------------------------------------------------------------------------------
+
+    @staticmethod
+    def _relative(column_path: str, grain: str) -> list[str]:
+        """The path of a column inside its relation's document: `items[].sku` in `items[]`."""
+        path = column_path.removeprefix(f"{ROOT}.") if column_path != ROOT else ""
+        if grain:
+            path = path.removeprefix(grain).lstrip(".")
+        return [part for part in path.split(".") if part]
+
+    # -- expressions --------------------------------------------------------------------------
+
+    def kind(self, text: str) -> str:
+        """The JSON kind of a value from its JSON text (NULL when absent)."""
+        return (
+            f"CASE WHEN {text} IS NULL THEN NULL WHEN {text} = 'null' THEN 'null' "
+            f"WHEN {text} IN ('true', 'false') THEN 'boolean' "
+            f"WHEN substr({text}, 1, 1) = '\"' THEN 'string' "
+            f"WHEN substr({text}, 1, 1) = '{{' THEN 'object' "
+            f"WHEN substr({text}, 1, 1) = '[' THEN 'array' "
+            f"WHEN {self.sql.full_match(text, INTEGER)} THEN 'integer' ELSE 'number' END"
+        )
+
+    def typed(self, text: str, string: str, value_type: str) -> str:
+        """The value in its proto type, NULL when absent, null or not conforming."""
+        kind, sql = self.kind(text), self.sql
+        vt = ValueType(value_type)
+        if vt in INTEGER_RANGES:
+            low, high = INTEGER_RANGES[vt]
+            string_ok = self.int64_as_string and vt in (ValueType.INT64, ValueType.UINT64)
+            digits = f"CASE WHEN {kind} = 'string' THEN {string} ELSE {text} END"
+            allowed = "('integer', 'string')" if string_ok else "('integer')"
+            number = sql.to_integer(digits)
+            return (
+                f"CASE WHEN {kind} IN {allowed} AND {number} BETWEEN {low} AND {high} "
+                f"THEN {number} END"
+            )
+        if vt in (ValueType.FLOAT, ValueType.DOUBLE):
+            limit = (
+                f" AND abs({sql.to_double(text)}) <= {FLOAT_MAX}" if vt == ValueType.FLOAT else ""
+            )
+            return (
+                f"CASE WHEN {kind} IN ('integer', 'number'){limit} THEN {sql.to_double(text)} "
+                f"WHEN {kind} = 'string' AND {string} IN ('NaN', 'Infinity', '-Infinity') "
+                f"THEN {sql.to_double(string)} END"
+            )
+        if vt == ValueType.BOOL:
+            return f"CASE WHEN {kind} = 'boolean' THEN {text} = 'true' END"
+        pattern = {ValueType.BYTES: BASE64, ValueType.TIMESTAMP: RFC3339}.get(vt)
+        pattern = DURATION if vt == ValueType.DURATION else pattern
+        if pattern is None:  # string, enum
+            return f"CASE WHEN {kind} = 'string' THEN {string} END"
+        conforming = f"{kind} = 'string' AND {sql.full_match(string, pattern)}"
+        value = sql.to_timestamp(string) if vt == ValueType.TIMESTAMP else string
+        return f"CASE WHEN {conforming} THEN {value} END"
+
+    # -- relations ----------------------------------------------------------------------------
+
+    def _base(self, grain: str, table: str) -> str:
+        """The rows of a grain: the window's events, or the elements of a repeated field."""
+        if not grain:
+            return self.sql.source(table)
+        parent_grain, _, _ = grain.removesuffix("[]").rpartition("[]")
+        parent_grain = parent_grain + "[]" if parent_grain else ""
+        path = self._relative(grain.removesuffix("[]"), parent_grain)
+        return self.sql.elements(self._base(parent_grain, table), path)
+
+    def select(self, relation: Relation, table: str) -> str:
+        """The SELECT that materialises a relation of the event window."""
+        if relation.grain.startswith("keys("):
+            _, target = parse_column(relation.grain)
+            owner = relation_of(target)
+            path = self._relative(target, owner) if target != ROOT else []
+            alias = quote_identifier(relation.grain)
+            return self.sql.keys(self._base(owner, table), path, alias)
+        # Two levels: the inner SELECT extracts each value's JSON text and string once, the
+        # outer one derives kinds and typed values from them.
+        envelope = list(_ROW_COLUMNS) if not relation.grain else ["event_id"]
+        inner, outer = [*envelope], [quote_identifier(c) for c in envelope]
+        for index, column in enumerate(sorted(relation.columns - set(_ROW_COLUMNS))):
+            function, name = parse_column(column)
+            alias = quote_identifier(column)
+            if function == "json_type" and name == ROOT:
+                outer.append(
+                    f"CASE WHEN raw IS NULL THEN 'null' WHEN doc IS NULL THEN 'invalid' "
+                    f"ELSE {self.kind(self.sql.json_text('doc', []))} END AS {alias}"
+                )
+                continue
+            path = self._relative(name, relation.grain)
+            inner.append(f"{self.sql.json_text('doc', path)} AS t{index}")
+            if function == "json_type":
+                outer.append(f"{self.kind(f't{index}')} AS {alias}")
+                continue
+            value_type = self.types.get(column)
+            if value_type is None:
+                raise KeyError(f"suite has no type for column {column!r}")
+            inner.append(f"{self.sql.string_value('doc', path)} AS s{index}")
+            outer.append(f"{self.typed(f't{index}', f's{index}', value_type)} AS {alias}")
+        if not relation.grain:
+            inner += ["raw", "doc"]
+        base = self._base(relation.grain, table)
+        return f"SELECT {', '.join(outer)} FROM (SELECT {', '.join(inner)} FROM ({base}) AS w) AS v"
+
+    def create(self, relation: Relation, table: str) -> str:
+        """CREATE TEMPORARY TABLE for a relation of the event window."""
+        return (
+            f"CREATE OR REPLACE TEMPORARY TABLE {quote_identifier(relation.table)} AS "
+            f"{self.select(relation, table)}"
+        )
+
+    def raw_samples(self, column: str, relation_table: str, table: str, limit: int) -> str:
+        """JSON text of a row-grain column where its typed value failed to conform."""
+        path = self._relative(column, "")
+        typed, kind = quote_identifier(column), quote_identifier(f"json_type({column})")
+        failing = (
+            f"SELECT event_id FROM {quote_identifier(relation_table)} "
+            f"WHERE {typed} IS NULL AND {kind} IS NOT NULL AND {kind} <> 'null'"
+        )
+        return (
+            f"SELECT {self.sql.json_text('doc', path)} AS sample FROM ({self.sql.source(table)}) "
+            f"AS w WHERE event_id IN ({failing}) ORDER BY event_id LIMIT {limit}"
+        )

@@ -17,14 +17,17 @@ from typing import Any
 
 from eventqa.config.models import parse_duration
 from eventqa.execution.projection import (
-    DuckDBProjection,
+    DialectSQL,
+    DuckDBSQL,
+    Projection,
     Relation,
+    SnowflakeSQL,
     expectation_grain,
     plan_relations,
     window_parameters,
 )
 from eventqa.results.models import CheckResult, EventResult, Status, TableResult
-from eventqa.suites.columns import relation_of
+from eventqa.suites.columns import quote_identifier, relation_of
 from eventqa.warehouse import Warehouse, WarehouseError
 
 SAMPLE_SIZE = 20
@@ -134,6 +137,14 @@ def _check_result(result: Any, sensitive: set[str]) -> CheckResult:
     )
 
 
+DIALECTS: dict[str, type[DialectSQL]] = {"duckdb": DuckDBSQL, "snowflake": SnowflakeSQL}
+
+
+def projection_for(warehouse: Warehouse, suite: dict[str, Any]) -> Projection:
+    """The projection builder in the warehouse's SQL dialect."""
+    return Projection(suite, DIALECTS[warehouse.name]())
+
+
 def _materialize(
     warehouse: Warehouse,
     datasource: Any,
@@ -143,14 +154,16 @@ def _materialize(
     prefix: str,
 ) -> tuple[dict[str, Relation], int]:
     """Create the window's projection temp tables; return them and the window's event count."""
-    projection = DuckDBProjection(job.suite, warehouse.quote)
+    projection = projection_for(warehouse, job.suite)
     relations = plan_relations(job.suite, prefix)
     params = window_parameters(job.event, since, until, future_after(job.suite, until))
     with datasource.get_execution_engine().get_connection() as connection:
         for relation in relations.values():
-            connection.exec_driver_sql(projection.create(relation, job.table), params)
+            connection.exec_driver_sql(
+                projection.create(relation, quote_identifier(job.table)), params
+            )
         row_count = connection.exec_driver_sql(
-            f"SELECT count(*) FROM {warehouse.quote(relations[''].table)}"
+            f"SELECT count(*) FROM {quote_identifier(relations[''].table)}"
         ).scalar()
         connection.commit()  # temp tables must outlive SQLAlchemy's implicit transaction
     return relations, int(row_count or 0)
@@ -182,7 +195,7 @@ def _validate(
         document = {**job.suite, "expectations": expectations}
         document["name"] = f"{job.suite['name']}[{relation.grain or 'rows'}]"
         asset = datasource.add_query_asset(
-            name=relation.table, query=f"SELECT * FROM {warehouse.quote(relation.table)}"
+            name=relation.table, query=f"SELECT * FROM {quote_identifier(relation.table)}"
         )
         batch = asset.add_batch_definition_whole_table("window").get_batch()
         validation = batch.validate(
@@ -219,24 +232,25 @@ def _with_samples(
     if check.status not in (Status.FAILED, Status.WARNED) or check.samples:
         return check
     rows = relations[""].table
-    projection = DuckDBProjection(job.suite, warehouse.quote)
+    projection = projection_for(warehouse, job.suite)
     query: str | None = None
+    params: dict[str, Any] = {}
     if check.check == "type" and check.column and relation_of(check.column) == "":
         if check.column in sensitive:
             return check
-        query = projection.raw_samples(check.column, rows, job.table, SAMPLE_SIZE)
+        query = projection.raw_samples(check.column, rows, quote_identifier(job.table), SAMPLE_SIZE)
+        params = window
     elif check.expectation_type == "unexpected_rows_expectation":
         rule = next(
             e for e in job.suite["expectations"]
             if e["meta"].get("origin") == check.origin and e["type"] == check.expectation_type
         )  # fmt: skip
         offending = rule["kwargs"]["unexpected_rows_query"].replace(
-            "{batch}", warehouse.quote(rows)
+            "{batch}", quote_identifier(rows)
         )
         query = f"SELECT * FROM ({offending}) AS offending LIMIT {SAMPLE_SIZE}"
     if query is None:
         return check
-    params = window if "$since" in query else {}
     with datasource.get_execution_engine().get_connection() as connection:
         result = connection.exec_driver_sql(query, params)
         names = list(result.keys())
@@ -294,11 +308,13 @@ def run_table(
             datasource = warehouse.add_gx_datasource(context, f"{prefix}_wh")
             warehouse.check_table(datasource, table)
             relation = f"{prefix}_names"
+            sql = DIALECTS[warehouse.name]()
             with datasource.get_execution_engine().get_connection() as connection:
                 connection.exec_driver_sql(
-                    f"CREATE OR REPLACE TEMP TABLE {warehouse.quote(relation)} AS "
-                    f"SELECT event_name FROM {warehouse.quote(table)} "
-                    "WHERE event_timestamp >= $since AND event_timestamp < $until",
+                    f"CREATE OR REPLACE TEMPORARY TABLE {quote_identifier(relation)} AS "
+                    f"SELECT event_name FROM {quote_identifier(table)} "
+                    f"WHERE event_timestamp >= {sql.param('since')} "
+                    f"AND event_timestamp < {sql.param('until')}",
                     {"since": since, "until": until},
                 )
                 connection.commit()
@@ -307,7 +323,7 @@ def run_table(
         except Exception as error:
             raise warehouse.translate(error) from error
         asset = datasource.add_query_asset(
-            name=relation, query=f"SELECT * FROM {warehouse.quote(relation)}"
+            name=relation, query=f"SELECT * FROM {quote_identifier(relation)}"
         )
         batch = asset.add_batch_definition_whole_table("window").get_batch()
         validation = batch.validate(

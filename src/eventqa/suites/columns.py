@@ -19,10 +19,25 @@ from __future__ import annotations
 
 import re
 
+from eventqa.suites.keywords import KEYWORDS
+
 ENVELOPE_COLUMNS = frozenset({"event_id", "event_timestamp", "event_name", "payload"})
 ROOT = "payload"
 
 _FUNCTION = re.compile(r"^(json_type|keys)\((.+)\)$")
+_PLAIN = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
+def quote_identifier(name: str) -> str:
+    """`name` as SQL: bare when it is a plain lowercase word, else double-quoted.
+
+    Every dialect then reads it the same way (Snowflake folds bare names to upper case, and its
+    SQLAlchemy dialect renders plain lowercase names bare), and Great Expectations quotes exactly
+    the same names once an engine knows `KEYWORDS`.
+    """
+    if _PLAIN.match(name) and name not in KEYWORDS:
+        return name
+    return '"' + name.replace('"', '""') + '"'
 
 
 def field_column(path: str) -> str:

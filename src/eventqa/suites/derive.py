@@ -36,6 +36,7 @@ from eventqa.suites.columns import (
     field_column,
     json_type_column,
     keys_column,
+    quote_identifier,
     relation_of,
 )
 
@@ -357,7 +358,8 @@ class _Deriver:
                 add(
                     "unexpected_rows_expectation", text,
                     unexpected_rows_query=(
-                        f"SELECT * FROM {{batch}} WHERE {_quote(left)} = {_quote(right)}"
+                        f"SELECT * FROM {{batch}} WHERE {quote_identifier(left)} = "
+                        f"{quote_identifier(right)}"
                     ),
                 )  # fmt: skip
             elif spec.op == "==":
@@ -476,11 +478,6 @@ class _Deriver:
 def json_type_column_of_payload() -> str:
     """`json_type(payload)`: `invalid` for text that is not JSON, `null` for a missing payload."""
     return f"json_type({ROOT})"
-
-
-def _quote(identifier: str) -> str:
-    """A SQL identifier, double-quoted (standard SQL; DuckDB and Snowflake agree)."""
-    return '"' + identifier.replace('"', '""') + '"'
 
 
 def _bounds(low: float | None, high: float | None) -> dict[str, int | float]:

@@ -43,19 +43,9 @@ class Warehouse(ABC):
 
     def release(self, datasource: Any) -> None:
         """Close the datasource's connection (its temp tables go with it)."""
-        engine = datasource.get_execution_engine()
-        if engine._connection is not None:
-            engine._connection.close()
-            engine._connection = None
-        engine.engine.dispose()
-        # GX's datasource also keeps an engine of its own from testing the connection on add.
-        own_engine = getattr(datasource, "_engine", None)
-        if own_engine is not None:
-            own_engine.dispose()
+        from eventqa.warehouse.engines import release
 
-    @abstractmethod
-    def quote(self, identifier: str) -> str:
-        """A quoted identifier for this dialect."""
+        release(datasource)
 
 
 def open_warehouse(config: Config) -> Warehouse:

@@ -1,71 +1,17 @@
-"""Embedded DuckDB: the zero-setup default, a file named in checks.yaml.
-
-Great Expectations' SQL engine opens a connection per query and reads results after closing it,
-which leaves DuckDB with empty results and loses temp tables. `DuckDBExecutionEngine` keeps one
-connection for the engine's life instead, and `EventQADuckDBDatasource` makes GX use it.
-"""
+"""Embedded DuckDB: the zero-setup default, a file named in checks.yaml."""
 
 from __future__ import annotations
 
-import builtins
-from collections.abc import Generator
-from contextlib import contextmanager
 from pathlib import Path
-from types import SimpleNamespace
-from typing import Any, ClassVar, Literal, cast
+from typing import Any
 
-# This module is imported only when a DuckDB warehouse is opened, so these heavy imports stay
-# off the CLI's start-up path; the subclasses below must be defined at module level for GX.
-from great_expectations.datasource.fluent.sql_datasource import SQLDatasource  # noqa: TID253
-from great_expectations.execution_engine.sqlalchemy_execution_engine import (  # noqa: TID253
-    SqlAlchemyExecutionEngine,
-)
-
+from eventqa.suites.columns import quote_identifier
 from eventqa.warehouse.base import (
     TerminalWarehouseError,
     TransientWarehouseError,
     Warehouse,
     WarehouseError,
 )
-
-
-class DuckDBExecutionEngine(SqlAlchemyExecutionEngine):
-    """GX's SQL engine, holding one persistent DuckDB connection."""
-
-    def __init__(self, *args: Any, **kwargs: Any):
-        super().__init__(*args, **kwargs)
-        if self.dialect_module is None:
-            # GX knows no `duckdb` dialect module, so regex expectations fail with "not supported".
-            # duckdb_engine's dialect derives from PostgreSQL's, whose `~` GX then uses; DuckDB's
-            # `~` is the same partial regex match.
-            import duckdb_engine
-
-            self.dialect_module = cast(Any, SimpleNamespace(dialect=duckdb_engine.Dialect))
-        # duckdb_engine quotes identifiers by PostgreSQL's keyword list, so a payload field named
-        # `at` or `pivot` reaches DuckDB unquoted and fails to parse. Quote DuckDB's own keywords.
-        preparer = self.engine.dialect.identifier_preparer
-        with self.get_connection() as connection:
-            keywords = connection.exec_driver_sql("SELECT keyword_name FROM duckdb_keywords()")
-            preparer.reserved_words = set(preparer.reserved_words) | {k for (k,) in keywords}
-
-    @contextmanager
-    def get_connection(self) -> Generator[Any, None, None]:
-        """The engine's one connection, opened on first use (GX's own closes per query)."""
-        if self._connection is None:
-            self._connection = self.engine.connect()
-            self._connection.exec_driver_sql("SET TimeZone = 'UTC'")
-        yield self._connection
-
-
-class EventQADuckDBDatasource(SQLDatasource):
-    """A GX fluent datasource type (`eventqa_duckdb`) that uses DuckDBExecutionEngine."""
-
-    # GX discriminates datasource types by this literal, so it narrows the base class's "sql".
-    type: Literal["eventqa_duckdb"] = "eventqa_duckdb"  # type: ignore[assignment]
-    # `builtins.type`: inside this class body, `type` is the field above.
-    execution_engine_override: ClassVar[builtins.type[SqlAlchemyExecutionEngine]] = (
-        DuckDBExecutionEngine
-    )
 
 
 class DuckDB(Warehouse):
@@ -79,6 +25,8 @@ class DuckDB(Warehouse):
     def add_gx_datasource(self, context: Any, name: str) -> Any:
         """An `eventqa_duckdb` datasource over the file, one connection for its life."""
         from sqlalchemy.pool import StaticPool
+
+        import eventqa.warehouse.engines  # noqa: F401 (registers the GX datasource types)
 
         if not self.path.is_file():
             raise TerminalWarehouseError(
@@ -100,7 +48,7 @@ class DuckDB(Warehouse):
             ).scalar()
         if not found:
             raise TerminalWarehouseError(
-                f"table {table} does not exist in {self.path}",
+                f"table {quote_identifier(table)} does not exist in {self.path}",
                 hint="check `tables:` in checks.yaml, or run `eventqa demo`",
             )
 
@@ -113,7 +61,3 @@ class DuckDB(Warehouse):
         if isinstance(original, duckdb.IOException) and "lock" in message.lower():
             return TransientWarehouseError(f"DuckDB {self.path} is locked: {message}")
         return TerminalWarehouseError(f"DuckDB {self.path}: {message}")
-
-    def quote(self, identifier: str) -> str:
-        """A double-quoted identifier, inner quotes doubled."""
-        return '"' + identifier.replace('"', '""') + '"'
