@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -118,10 +119,11 @@ class Project:
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="eventqa") as pool:
             futures = {
                 pool.submit(
-                    run_event, warehouse, job, window.since, window.until, f"eq_{run_id}_{index}"
+                    self._with_retries, run_event, warehouse, job, window.since, window.until,
+                    f"eq_{run_id}_{index}",
                 ): job
                 for index, job in enumerate(jobs)
-            }
+            }  # fmt: skip
             for future in as_completed(futures):
                 results.append(future.result())
                 if progress:
@@ -132,8 +134,8 @@ class Project:
         if selection.table or selection.all:
             for index, (table, (declared, origin)) in enumerate(runner.tables(selection).items()):
                 tables.append(
-                    run_table(
-                        warehouse, table, declared, origin, window.since, window.until,
+                    self._with_retries(
+                        run_table, warehouse, table, declared, origin, window.since, window.until,
                         f"eq_{run_id}_t{index}",
                     )
                 )  # fmt: skip
@@ -144,6 +146,21 @@ class Project:
         finally:
             store.close()
         return run
+
+    # Waits before the 2nd and 3rd attempts when the warehouse reports a transient error.
+    retry_delays: tuple[float, ...] = (2.0, 8.0)
+    sleep: Callable[[float], None] = staticmethod(time.sleep)
+
+    def _with_retries(self, step: Callable[..., Any], *args: Any) -> Any:
+        """Run a warehouse step, retrying transient errors with backoff."""
+        from eventqa.warehouse import TransientWarehouseError
+
+        for delay in self.retry_delays:
+            try:
+                return step(*args)
+            except TransientWarehouseError:
+                self.sleep(delay)
+        return step(*args)
 
     def result_store(self) -> Any:
         """The results database of checks.yaml (`EVENTQA_RESULTS_URL` wins)."""

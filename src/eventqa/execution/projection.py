@@ -23,10 +23,13 @@ from typing_extensions import override
 from eventqa.contracts.model import INTEGER_RANGES, ValueType
 from eventqa.suites.columns import ROOT, parse_column, quote_identifier, relation_of
 
+# Patterns avoid backslashes: Snowflake string literals treat them as escapes, DuckDB's do not.
 # RFC 3339 as proto3 JSON writes Timestamps: 2024-05-01T12:00:00Z, fractions and offsets allowed.
-RFC3339 = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})"
-BASE64 = r"([A-Za-z0-9+/_-]{4})*([A-Za-z0-9+/_-]{2}(==)?|[A-Za-z0-9+/_-]{3}=?)?"
-DURATION = r"-?\d+(\.\d{1,9})?s"
+RFC3339 = (
+    "[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}([.][0-9]{1,9})?(Z|[+-][0-9]{2}:[0-9]{2})"
+)
+BASE64 = "([A-Za-z0-9+/_-]{4})*([A-Za-z0-9+/_-]{2}(==)?|[A-Za-z0-9+/_-]{3}=?)?"
+DURATION = "-?[0-9]+([.][0-9]{1,9})?s"
 INTEGER = r"-?[0-9]+"
 FLOAT_MAX = "3.4028234663852886e38"
 _ROW_COLUMNS = ("event_id", "event_timestamp", "event_name")
@@ -237,6 +240,8 @@ class SnowflakeSQL(DialectSQL):
 
     @override
     def string_value(self, doc: str, path: list[str]) -> str:
+        if not path:  # an element itself: cast where FLATTEN produced it (see `elements`)
+            return "element_string"
         return f"CAST({self._get(doc, path)} AS VARCHAR)"
 
     @override
@@ -245,15 +250,15 @@ class SnowflakeSQL(DialectSQL):
 
     @override
     def to_integer(self, text: str) -> str:
-        return f"TRY_TO_NUMBER({text})"
+        return f"TRY_CAST({text} AS NUMBER(38, 0))"
 
     @override
     def to_double(self, text: str) -> str:
-        return f"TRY_TO_DOUBLE({text})"
+        return f"TRY_CAST({text} AS DOUBLE)"
 
     @override
     def to_timestamp(self, text: str) -> str:
-        return f"TRY_TO_TIMESTAMP_TZ({text})"
+        return f"TRY_CAST({text} AS TIMESTAMP_TZ)"
 
     @override
     def source(self, table: str) -> str:
@@ -265,7 +270,9 @@ class SnowflakeSQL(DialectSQL):
     @override
     def elements(self, parent: str, path: list[str]) -> str:
         return (
-            f"SELECT s.event_id, s.event_timestamp, s.event_name, e.value AS doc "
+            f"SELECT s.event_id, s.event_timestamp, s.event_name, e.value AS doc, "
+            # Cast FLATTEN's value directly: a string element becomes its text, unquoted.
+            f"CAST(e.value AS VARCHAR) AS element_string "
             f"FROM ({parent}) AS s, LATERAL FLATTEN(input => {self._get('s.doc', path)}) AS e "
             f"WHERE substr({self.json_text('s.doc', path)}, 1, 1) = '['"
         )
@@ -311,9 +318,12 @@ class Projection:
             f"WHEN {self.sql.full_match(text, INTEGER)} THEN 'integer' ELSE 'number' END"
         )
 
-    def typed(self, text: str, string: str, value_type: str) -> str:
-        """The value in its proto type, NULL when absent, null or not conforming."""
-        kind, sql = self.kind(text), self.sql
+    def typed(self, kind: str, text: str, string: str, value_type: str) -> str:
+        """The value in its proto type, NULL when absent, null or not conforming.
+
+        `kind`, `text` and `string` name the value's JSON kind, JSON text and string form.
+        """
+        sql = self.sql
         vt = ValueType(value_type)
         if vt in INTEGER_RANGES:
             low, high = INTEGER_RANGES[vt]
@@ -363,10 +373,11 @@ class Projection:
             path = self._relative(target, owner) if target != ROOT else []
             alias = quote_identifier(relation.grain)
             return self.sql.keys(self._base(owner, table), path, alias)
-        # Two levels: the inner SELECT extracts each value's JSON text and string once, the
-        # outer one derives kinds and typed values from them.
+        # Three levels, so each expression is computed once per row: the inner SELECT extracts
+        # each value's JSON text (t) and string (s), the middle one its kind (k), the outer one
+        # the projection's columns.
         envelope = list(_ROW_COLUMNS) if not relation.grain else ["event_id"]
-        inner, outer = [*envelope], [quote_identifier(c) for c in envelope]
+        inner, middle, outer = [*envelope], ["*"], [quote_identifier(c) for c in envelope]
         for index, column in enumerate(sorted(relation.columns - set(_ROW_COLUMNS))):
             function, name = parse_column(column)
             alias = quote_identifier(column)
@@ -377,19 +388,24 @@ class Projection:
                 )
                 continue
             path = self._relative(name, relation.grain)
-            inner.append(f"{self.sql.json_text('doc', path)} AS t{index}")
+            text, string, kind = f"t{index}", f"s{index}", f"k{index}"
+            inner.append(f"{self.sql.json_text('doc', path)} AS {text}")
+            middle.append(f"{self.kind(text)} AS {kind}")
             if function == "json_type":
-                outer.append(f"{self.kind(f't{index}')} AS {alias}")
+                outer.append(f"{kind} AS {alias}")
                 continue
             value_type = self.types.get(column)
             if value_type is None:
                 raise KeyError(f"suite has no type for column {column!r}")
-            inner.append(f"{self.sql.string_value('doc', path)} AS s{index}")
-            outer.append(f"{self.typed(f't{index}', f's{index}', value_type)} AS {alias}")
+            inner.append(f"{self.sql.string_value('doc', path)} AS {string}")
+            outer.append(f"{self.typed(kind, text, string, value_type)} AS {alias}")
         if not relation.grain:
             inner += ["raw", "doc"]
         base = self._base(relation.grain, table)
-        return f"SELECT {', '.join(outer)} FROM (SELECT {', '.join(inner)} FROM ({base}) AS w) AS v"
+        return (
+            f"SELECT {', '.join(outer)} FROM (SELECT {', '.join(middle)} FROM "
+            f"(SELECT {', '.join(inner)} FROM ({base}) AS w) AS x) AS v"
+        )
 
     def create(self, relation: Relation, table: str) -> str:
         """CREATE TEMPORARY TABLE for a relation of the event window."""

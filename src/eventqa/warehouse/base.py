@@ -56,7 +56,6 @@ def open_warehouse(config: Config) -> Warehouse:
 
         path = settings.path if settings.path.is_absolute() else config.project_dir / settings.path
         return DuckDB(Path(path))
-    raise TerminalWarehouseError(
-        f"the {settings.type} warehouse adapter is not available yet in this version",
-        hint="use `warehouse: {type: duckdb}` for now",
-    )
+    from eventqa.warehouse.snowflake import Snowflake
+
+    return Snowflake(settings)

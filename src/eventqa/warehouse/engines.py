@@ -65,11 +65,7 @@ class DuckDBExecutionEngine(PersistentConnectionEngine):
 
 
 class SnowflakeExecutionEngine(PersistentConnectionEngine):
-    """Snowflake: UTC session."""
-
-    @override
-    def on_connect(self, connection: Any) -> None:
-        connection.exec_driver_sql("ALTER SESSION SET TIMEZONE = 'UTC'")
+    """Snowflake (its UTC session is set at login, through the connector's session parameters)."""
 
 
 class _OneEngine(SQLDatasource):

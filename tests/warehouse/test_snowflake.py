@@ -1,0 +1,138 @@
+"""The Snowflake path end to end: real connector, fakesnow's server over HTTP, GX pushed down."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from eventqa.config.models import SnowflakeWarehouse
+from eventqa.errors import ConfigError
+from eventqa.service import Selection
+from eventqa.warehouse import TerminalWarehouseError, TransientWarehouseError
+from eventqa.warehouse.snowflake import Snowflake, connection_parameters, describe
+from tests.warehouse.conftest import write_connections
+
+pytestmark = pytest.mark.snowflake
+
+
+def summary(result):
+    return {
+        event.event: (event.status, event.row_count, [
+            (c.check, c.column, c.status, c.unexpected_count, c.element_count) for c in event.checks
+        ])
+        for event in result.events
+    }  # fmt: skip
+
+
+def test_duckdb_and_snowflake_agree_on_every_example_event(twin_warehouses):
+    duck, snow, until = twin_warehouses
+    since = until - timedelta(days=2)
+    on_duckdb = duck.run(Selection(all=True), since, until)
+    on_snowflake = snow.run(Selection(all=True), since, until)
+    assert len(on_snowflake.events) == 13
+    expected, actual = summary(on_duckdb), summary(on_snowflake)
+    for event in expected:
+        differing = [
+            (a, e) for a, e in zip(actual[event][2], expected[event][2], strict=True) if a != e
+        ]
+        assert actual[event][:2] == expected[event][:2] and not differing, (event, differing)
+    assert [c.unexpected_count for t in on_snowflake.tables for c in t.checks] == [
+        c.unexpected_count for t in on_duckdb.tables for c in t.checks
+    ]
+    failing = {e.event for e in on_snowflake.events if e.status.value == "failed"}
+    assert failing == {e.event for e in on_duckdb.events if e.status.value == "failed"}
+    assert len(failing) >= 2  # the planted defects are found, not just agreed upon
+    checked = sum(len(e.checks) for e in on_snowflake.events)
+    assert checked > 300
+
+
+def test_missing_table_is_terminal(twin_warehouses):
+    _, snow, until = twin_warehouses
+    suite = snow.expectations_dir / "backend__events" / "user_followed_user.json"
+    suite.write_text(
+        suite.read_text().replace('"table": "backend__events"', '"table": "nope__events"')
+    )
+    with pytest.raises(TerminalWarehouseError, match="nope__events") as error:
+        snow.run(Selection(events=("user_followed_user",)), until - timedelta(days=1), until)
+    assert error.value.exit_code == 3
+
+
+def test_unreachable_snowflake_is_retried_then_reported(
+    twin_warehouses, tmp_path, monkeypatch, fakesnow_server
+):
+    import socket
+
+    _, snow, until = twin_warehouses
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        closed_port = sock.getsockname()[1]
+    write_connections(
+        tmp_path / "down", "eventqa_test", fakesnow_server, port=closed_port, login_timeout=1
+    )
+    monkeypatch.setenv("SNOWFLAKE_HOME", str(tmp_path / "down"))
+    attempts = []
+    snow.sleep = attempts.append  # the backoff, observed instead of waited
+    snow.retry_delays = (2.0, 8.0)
+    with pytest.raises(TransientWarehouseError, match="Snowflake is unreachable") as error:
+        snow.run(Selection(events=("user_followed_user",)), until - timedelta(days=1), until)
+    assert error.value.exit_code == 3
+    assert attempts == [2.0, 8.0]  # three attempts, backing off in between
+
+
+def test_settings_come_from_connections_toml_then_environment(
+    tmp_path, monkeypatch, fakesnow_server
+):
+    write_connections(tmp_path, "prod", fakesnow_server)
+    monkeypatch.setenv("SNOWFLAKE_HOME", str(tmp_path))
+    monkeypatch.setenv("SNOWFLAKE_ROLE", "ANALYST")
+    params = connection_parameters(
+        SnowflakeWarehouse(type="snowflake", connection_name="prod", schema="RAW")
+    )
+    assert (params["user"], params["role"], params["schema"]) == ("fake", "ANALYST", "RAW")
+    assert "'snow'" not in repr(describe(params))  # the password is masked wherever it is shown
+
+    with pytest.raises(
+        ConfigError,
+        match=r"connection 'staging' not found in .*connections.toml \(connections there: prod\)",
+    ):
+        connection_parameters(SnowflakeWarehouse(type="snowflake", connection_name="staging"))
+
+
+def test_incomplete_settings_say_where_eventqa_looked(monkeypatch):
+    for variable in (
+        "SNOWFLAKE_ACCOUNT",
+        "SNOWFLAKE_USER",
+        "SNOWFLAKE_PASSWORD",
+        "SNOWFLAKE_PRIVATE_KEY_PATH",
+    ):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("SNOWFLAKE_ACCOUNT", "acme-prod")
+    with pytest.raises(
+        ConfigError, match="missing user, password, private_key_file or authenticator"
+    ):
+        connection_parameters(SnowflakeWarehouse(type="snowflake"))
+
+
+def test_key_pair_auth_is_passed_to_the_connector(monkeypatch, tmp_path):
+    monkeypatch.setenv("SNOWFLAKE_ACCOUNT", "acme-prod")
+    monkeypatch.setenv("SNOWFLAKE_USER", "eventqa")
+    monkeypatch.delenv("SNOWFLAKE_PASSWORD", raising=False)
+    monkeypatch.setenv("SNOWFLAKE_PRIVATE_KEY_PATH", str(tmp_path / "rsa_key.p8"))
+    monkeypatch.setenv("SNOWFLAKE_PRIVATE_KEY_PASSPHRASE", "s3cret")
+    params = connection_parameters(SnowflakeWarehouse(type="snowflake"))
+    assert params["private_key_file"].endswith("rsa_key.p8")
+    assert "s3cret" not in repr(describe(params))
+
+
+def test_driver_errors_are_classified():
+    from snowflake.connector import errors
+
+    warehouse = Snowflake.__new__(Snowflake)
+    auth = errors.DatabaseError(msg="Incorrect username or password was specified.", errno=390100)
+    assert isinstance(warehouse.translate(auth), TerminalWarehouseError)
+    assert "authentication failed" in warehouse.translate(auth).message
+    network = errors.OperationalError(msg="Could not connect to Snowflake backend", errno=250001)
+    assert isinstance(warehouse.translate(network), TransientWarehouseError)
+    sql = errors.ProgrammingError(msg="SQL compilation error", errno=1003)
+    assert isinstance(warehouse.translate(sql), TerminalWarehouseError)
