@@ -34,10 +34,13 @@ generate: install ## Regenerate expectations/ from contracts/ and checks.yaml
 golden: install ## Regenerate the golden suites of tests/suites/golden (review the diff)
 	$(BIN)/eventqa --config tests/suites/golden/checks.yaml generate
 
+bench: install ## Benchmark eventqa run vs a hand-written single scan and GX on pandas (1M, 20M rows)
+	$(BIN)/python bench/run.py
+
 keywords: install ## Regenerate the SQL keywords that eventqa always quotes
 	$(BIN)/python scripts/generate_keywords.py
 
 clean: ## Remove .venv, caches and the demo warehouse
 	rm -rf $(VENV) .eventqa .pytest_cache .mypy_cache .ruff_cache src/*.egg-info
 
-.PHONY: help install test lint format generate golden keywords clean
+.PHONY: help install test lint format generate golden bench keywords clean

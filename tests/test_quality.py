@@ -27,12 +27,12 @@ def run(tool: str, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_ruff_lint():
-    done = run("ruff", "check", "src", "tests")
+    done = run("ruff", "check", "src", "tests", "bench", "scripts")
     assert done.returncode == 0, done.stdout + done.stderr
 
 
 def test_ruff_format():
-    done = run("ruff", "format", "--check", "src", "tests")
+    done = run("ruff", "format", "--check", "src", "tests", "bench", "scripts")
     assert done.returncode == 0, done.stdout + done.stderr
 
 

@@ -35,7 +35,8 @@ def write_connections(home: Path, name: str, server: dict[str, Any], **overrides
     values = {
         "account": server["account"], "user": server["user"], "password": server["password"],
         "host": server["host"], "port": server["port"], "protocol": server["protocol"],
-        "database": DATABASE, "schema": SCHEMA, "login_timeout": 5, **overrides,
+        "database": DATABASE, "schema": SCHEMA, "login_timeout": 5, "network_timeout": 60,
+        **overrides,
     }  # fmt: skip
     lines = [f"[{name}]"] + [
         f"{key} = {value!r}".replace("'", '"') if isinstance(value, str) else f"{key} = {value}"

@@ -30,8 +30,13 @@ RFC3339 = (
 )
 BASE64 = "([A-Za-z0-9+/_-]{4})*([A-Za-z0-9+/_-]{2}(==)?|[A-Za-z0-9+/_-]{3}=?)?"
 DURATION = "-?[0-9]+([.][0-9]{1,9})?s"
-INTEGER = r"-?[0-9]+"
 FLOAT_MAX = "3.4028234663852886e38"
+_DUCKDB_INTEGERS = {
+    ValueType.INT32: "INTEGER",
+    ValueType.INT64: "BIGINT",
+    ValueType.UINT32: "UINTEGER",
+    ValueType.UINT64: "UBIGINT",
+}
 _ROW_COLUMNS = ("event_id", "event_timestamp", "event_name")
 # Compared with $future_after when a run is not live: no event is dated after it.
 NEVER = datetime(9999, 12, 31, tzinfo=UTC)
@@ -39,11 +44,17 @@ NEVER = datetime(9999, 12, 31, tzinfo=UTC)
 
 @dataclass
 class Relation:
-    """One temp table: its grain (`''`, `items[]`, `keys(payload)`) and the columns it needs."""
+    """One relation of the projection: grain, temp table and the columns it needs.
+
+    The grain is `''` (one row per event), `items[]` or `keys(payload)`. Keys of row-grain objects
+    may be read into a list column of the row table instead; their relation is then a query over
+    it (`query`) rather than a table of its own.
+    """
 
     grain: str
     table: str
     columns: set[str] = field(default_factory=set)
+    query: str | None = None
 
 
 def referenced_columns(expectation: dict[str, Any]) -> list[str]:
@@ -63,8 +74,15 @@ def grain_of(column: str) -> str:
     return column if function == "keys" else relation_of(column)
 
 
-def plan_relations(suite: dict[str, Any], prefix: str) -> dict[str, Relation]:
-    """Group the suite's columns by relation; the row relation always exists."""
+def plan_relations(
+    suite: dict[str, Any], prefix: str, keys_in_row_table: bool = False
+) -> dict[str, Relation]:
+    """Group the suite's columns by relation; the row relation always exists.
+
+    With `keys_in_row_table`, keys of objects at row grain (`keys(payload)`, `keys(address)`) are
+    read in the same scan as the row relation, into a list column of it; their relation then only
+    unnests that list.
+    """
     relations: dict[str, Relation] = {"": Relation("", f"{prefix}_rows")}
     row_columns = {c for c in suite["meta"]["eventqa"]["columns"] if relation_of(c) == ""}
     for expectation in suite["expectations"]:
@@ -77,6 +95,12 @@ def plan_relations(suite: dict[str, Any], prefix: str) -> dict[str, Relation]:
                 name = re.sub(r"[^a-z0-9]+", "_", grain.lower()).strip("_")
                 relations[grain] = Relation(grain, f"{prefix}_{name}_{len(relations)}")
             relations[grain].columns.add(column)
+    for grain, relation in relations.items():
+        folded = keys_in_row_table and grain.startswith("keys(")
+        if folded and relation_of(parse_column(grain)[1]) == "":
+            relations[""].columns.add(grain)  # the row table carries the key list
+            relation.table = relations[""].table
+            relation.query = ""  # filled in by Projection.relation_query
     return relations
 
 
@@ -111,6 +135,9 @@ def _literal(text: str) -> str:
 class DialectSQL:
     """The few SQL fragments that differ between warehouses."""
 
+    # Read row-grain object keys in the row table's scan (worth it where reading JSON parses it).
+    keys_in_row_table = False
+
     def param(self, name: str) -> str:
         """A bound parameter placeholder."""
         raise NotImplementedError
@@ -127,8 +154,31 @@ class DialectSQL:
         """Whether `text` matches the regular expression as a whole."""
         raise NotImplementedError
 
-    def to_integer(self, text: str) -> str:
-        """Text to an integer wide enough for uint64, NULL when it is not one."""
+    def to_integer(self, text: str, value_type: ValueType) -> str:
+        """Text to an integer of the proto width, NULL when it is not one or out of range."""
+        raise NotImplementedError
+
+    def extract(self, doc: str, paths: list[list[str]]) -> tuple[list[str], list[tuple[str, str]]]:
+        """Read many values from `doc` at once.
+
+        Returns the expressions of a SELECT over the relation's rows, and for each path the
+        (JSON text, string) expressions that a SELECT over that one reads them with.
+        """
+        selected, refs = [], []
+        for index, path in enumerate(paths):
+            selected += [
+                f"{self.json_text(doc, path)} AS t{index}",
+                f"{self.string_value(doc, path)} AS s{index}",
+            ]
+            refs.append((f"t{index}", f"s{index}"))
+        return selected, refs
+
+    def key_list(self, doc: str, path: list[str]) -> str:
+        """The keys of the object at `path`, as a list (NULL when it is not an object)."""
+        raise NotImplementedError
+
+    def unnest_keys(self, table: str, column: str, alias: str) -> str:
+        """One row per key in a key-list column of `table`."""
         raise NotImplementedError
 
     def to_double(self, text: str) -> str:
@@ -164,6 +214,8 @@ class DialectSQL:
 class DuckDBSQL(DialectSQL):
     """DuckDB: payload stored as JSON (or VARCHAR), JSON paths, json_each and json_keys."""
 
+    keys_in_row_table = True
+
     @override
     def param(self, name: str) -> str:
         return f"${name}"
@@ -187,8 +239,36 @@ class DuckDBSQL(DialectSQL):
         return f"regexp_full_match({text}, {_literal(pattern)})"
 
     @override
-    def to_integer(self, text: str) -> str:
-        return f"TRY_CAST({text} AS HUGEINT)"
+    def to_integer(self, text: str, value_type: ValueType) -> str:
+        # The exact width: TRY_CAST is NULL out of range, no separate range check needed.
+        return f"TRY_CAST({text} AS {_DUCKDB_INTEGERS[value_type]})"
+
+    @override
+    def extract(self, doc: str, paths: list[list[str]]) -> tuple[list[str], list[tuple[str, str]]]:
+        # One parse of each document for all paths: DuckDB's list form of json_extract.
+        if not paths:
+            return [], []
+        # JSON is stored as text and every JSON function parses its document again, so take all
+        # values in one parse, then read each value's string form from that small value.
+        listed = ", ".join(self._path(path) for path in paths)
+        selected = [f"json_extract({doc}, [{listed}]) AS texts"]
+        refs = [
+            (f"CAST(texts[{i}] AS VARCHAR)", f"json_extract_string(texts[{i}], '$')")
+            for i in range(1, len(paths) + 1)
+        ]
+        return selected, refs
+
+    @override
+    def key_list(self, doc: str, path: list[str]) -> str:
+        # The object test reads the value's first character, not its parsed type: no extra parse.
+        return (
+            f"CASE WHEN substr({self.json_text(doc, path)}, 1, 1) = '{{' "
+            f"THEN json_keys({doc}, {self._path(path)}) END"
+        )
+
+    @override
+    def unnest_keys(self, table: str, column: str, alias: str) -> str:
+        return f"SELECT unnest({column}) AS {alias} FROM {table}"
 
     @override
     def to_double(self, text: str) -> str:
@@ -201,8 +281,8 @@ class DuckDBSQL(DialectSQL):
     @override
     def source(self, table: str) -> str:
         return (
-            "SELECT event_id, event_timestamp, event_name, raw, "
-            "CASE WHEN json_valid(raw) THEN CAST(raw AS JSON) END AS doc FROM ("
+            # TRY_CAST parses once: NULL for text that is not JSON.
+            "SELECT event_id, event_timestamp, event_name, raw, TRY_CAST(raw AS JSON) AS doc FROM ("
             "SELECT event_id, event_timestamp, event_name, CAST(payload AS VARCHAR) AS raw "
             f"FROM {table} WHERE {self.window_filter()})"
         )
@@ -249,8 +329,22 @@ class SnowflakeSQL(DialectSQL):
         return f"REGEXP_LIKE({text}, {_literal(pattern)})"  # Snowflake anchors the whole string
 
     @override
-    def to_integer(self, text: str) -> str:
-        return f"TRY_CAST({text} AS NUMBER(38, 0))"
+    def to_integer(self, text: str, value_type: ValueType) -> str:
+        low, high = INTEGER_RANGES[value_type]
+        number = f"TRY_CAST({text} AS NUMBER(38, 0))"
+        return f"CASE WHEN {number} BETWEEN {low} AND {high} THEN {number} END"
+
+    @override
+    def key_list(self, doc: str, path: list[str]) -> str:
+        target = self._get(doc, path)
+        return f"CASE WHEN substr(TO_JSON({target}), 1, 1) = '{{' THEN OBJECT_KEYS({target}) END"
+
+    @override
+    def unnest_keys(self, table: str, column: str, alias: str) -> str:
+        return (
+            f"SELECT CAST(k.value AS VARCHAR) AS {alias} FROM {table} AS r, "
+            f"LATERAL FLATTEN(input => r.{column}) AS k"
+        )
 
     @override
     def to_double(self, text: str) -> str:
@@ -315,7 +409,9 @@ class Projection:
             f"WHEN substr({text}, 1, 1) = '\"' THEN 'string' "
             f"WHEN substr({text}, 1, 1) = '{{' THEN 'object' "
             f"WHEN substr({text}, 1, 1) = '[' THEN 'array' "
-            f"WHEN {self.sql.full_match(text, INTEGER)} THEN 'integer' ELSE 'number' END"
+            # What is left is a number: an integer when it has no fraction or exponent.
+            f"WHEN position('.' IN {text}) = 0 AND position('e' IN lower({text})) = 0 "
+            f"THEN 'integer' ELSE 'number' END"
         )
 
     def typed(self, kind: str, text: str, string: str, value_type: str) -> str:
@@ -326,15 +422,13 @@ class Projection:
         sql = self.sql
         vt = ValueType(value_type)
         if vt in INTEGER_RANGES:
-            low, high = INTEGER_RANGES[vt]
-            string_ok = self.int64_as_string and vt in (ValueType.INT64, ValueType.UINT64)
-            digits = f"CASE WHEN {kind} = 'string' THEN {string} ELSE {text} END"
-            allowed = "('integer', 'string')" if string_ok else "('integer')"
-            number = sql.to_integer(digits)
-            return (
-                f"CASE WHEN {kind} IN {allowed} AND {number} BETWEEN {low} AND {high} "
-                f"THEN {number} END"
-            )
+            if self.int64_as_string and vt in (ValueType.INT64, ValueType.UINT64):
+                digits = f"CASE WHEN {kind} = 'string' THEN {string} ELSE {text} END"
+                return (
+                    f"CASE WHEN {kind} IN ('integer', 'string') "
+                    f"THEN {sql.to_integer(digits, vt)} END"
+                )
+            return f"CASE WHEN {kind} = 'integer' THEN {sql.to_integer(text, vt)} END"
         if vt in (ValueType.FLOAT, ValueType.DOUBLE):
             limit = (
                 f" AND abs({sql.to_double(text)}) <= {FLOAT_MAX}" if vt == ValueType.FLOAT else ""
@@ -373,39 +467,59 @@ class Projection:
             path = self._relative(target, owner) if target != ROOT else []
             alias = quote_identifier(relation.grain)
             return self.sql.keys(self._base(owner, table), path, alias)
-        # Three levels, so each expression is computed once per row: the inner SELECT extracts
-        # each value's JSON text (t) and string (s), the middle one its kind (k), the outer one
-        # the projection's columns.
+        # Four levels, so each expression is computed once per row: extraction (the JSON text
+        # and string of every path, in as few parses as the dialect allows), their plain columns
+        # (t, s), their kinds (k), and the projection's columns.
         envelope = list(_ROW_COLUMNS) if not relation.grain else ["event_id"]
-        inner, middle, outer = [*envelope], ["*"], [quote_identifier(c) for c in envelope]
-        for index, column in enumerate(sorted(relation.columns - set(_ROW_COLUMNS))):
+        carried = ["raw", "doc"] if not relation.grain else []
+        paths: list[list[str]] = []  # each distinct path once: a value and its kind share it
+        plain, kinds, outer = [*envelope, *carried], ["*"], [quote_identifier(c) for c in envelope]
+
+        def slot(path: list[str]) -> int:
+            if path not in paths:
+                paths.append(path)
+                kinds.append(f"{self.kind(f't{len(paths) - 1}')} AS k{len(paths) - 1}")
+            return paths.index(path)
+
+        for column in sorted(relation.columns - set(_ROW_COLUMNS)):
             function, name = parse_column(column)
             alias = quote_identifier(column)
+            if function == "keys":  # a key list carried by the row table (see plan_relations)
+                path = self._relative(name, "") if name != ROOT else []
+                plain.append(f"{self.sql.key_list('doc', path)} AS {alias}")
+                outer.append(alias)
+                continue
             if function == "json_type" and name == ROOT:
                 outer.append(
                     f"CASE WHEN raw IS NULL THEN 'null' WHEN doc IS NULL THEN 'invalid' "
                     f"ELSE {self.kind(self.sql.json_text('doc', []))} END AS {alias}"
                 )
                 continue
-            path = self._relative(name, relation.grain)
-            text, string, kind = f"t{index}", f"s{index}", f"k{index}"
-            inner.append(f"{self.sql.json_text('doc', path)} AS {text}")
-            middle.append(f"{self.kind(text)} AS {kind}")
+            index = slot(self._relative(name, relation.grain))
             if function == "json_type":
-                outer.append(f"{kind} AS {alias}")
+                outer.append(f"k{index} AS {alias}")
                 continue
             value_type = self.types.get(column)
             if value_type is None:
                 raise KeyError(f"suite has no type for column {column!r}")
-            inner.append(f"{self.sql.string_value('doc', path)} AS {string}")
-            outer.append(f"{self.typed(kind, text, string, value_type)} AS {alias}")
-        if not relation.grain:
-            inner += ["raw", "doc"]
-        base = self._base(relation.grain, table)
+            typed = self.typed(f"k{index}", f"t{index}", f"s{index}", value_type)
+            outer.append(f"{typed} AS {alias}")
+        extracted, refs = self.sql.extract("doc", paths)
+        plain += [f"{text} AS t{i}, {string} AS s{i}" for i, (text, string) in enumerate(refs)]
+        rows = self._base(relation.grain, table)
+        if extracted:
+            rows = f"SELECT *, {', '.join(extracted)} FROM ({rows}) AS w"
         return (
-            f"SELECT {', '.join(outer)} FROM (SELECT {', '.join(middle)} FROM "
-            f"(SELECT {', '.join(inner)} FROM ({base}) AS w) AS x) AS v"
+            f"SELECT {', '.join(outer)} FROM (SELECT {', '.join(kinds)} FROM "
+            f"(SELECT {', '.join(plain)} FROM ({rows}) AS e) AS x) AS v"
         )
+
+    def relation_query(self, relation: Relation) -> str:
+        """What GX validates for a relation: its temp table, or a query over the row table."""
+        if relation.query is None:
+            return f"SELECT * FROM {quote_identifier(relation.table)}"
+        column = quote_identifier(relation.grain)
+        return self.sql.unnest_keys(quote_identifier(relation.table), column, column)
 
     def create(self, relation: Relation, table: str) -> str:
         """CREATE TEMPORARY TABLE for a relation of the event window."""

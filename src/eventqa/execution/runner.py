@@ -155,13 +155,14 @@ def _materialize(
 ) -> tuple[dict[str, Relation], int]:
     """Create the window's projection temp tables; return them and the window's event count."""
     projection = projection_for(warehouse, job.suite)
-    relations = plan_relations(job.suite, prefix)
+    relations = plan_relations(job.suite, prefix, projection.sql.keys_in_row_table)
     params = window_parameters(job.event, since, until, future_after(job.suite, until))
     with datasource.get_execution_engine().get_connection() as connection:
         for relation in relations.values():
-            connection.exec_driver_sql(
-                projection.create(relation, quote_identifier(job.table)), params
-            )
+            if relation.query is None:
+                connection.exec_driver_sql(
+                    projection.create(relation, quote_identifier(job.table)), params
+                )
         row_count = connection.exec_driver_sql(
             f"SELECT count(*) FROM {quote_identifier(relations[''].table)}"
         ).scalar()
@@ -182,6 +183,7 @@ def _validate(
 
     sensitive = set(job.suite["meta"]["eventqa"].get("sensitive", []))
     parameters = suite_parameters(job.suite, until)
+    projection = projection_for(warehouse, job.suite)
     # Results come back per relation; the suite's own order reads best, so remember each
     # expectation's position in its meta (GX hands meta back with the result).
     indexed = copy.deepcopy(job.suite["expectations"])
@@ -195,7 +197,7 @@ def _validate(
         document = {**job.suite, "expectations": expectations}
         document["name"] = f"{job.suite['name']}[{relation.grain or 'rows'}]"
         asset = datasource.add_query_asset(
-            name=relation.table, query=f"SELECT * FROM {quote_identifier(relation.table)}"
+            name=f"{relation.table}_{len(ranked)}", query=projection.relation_query(relation)
         )
         batch = asset.add_batch_definition_whole_table("window").get_batch()
         validation = batch.validate(

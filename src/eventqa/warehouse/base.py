@@ -55,7 +55,7 @@ def open_warehouse(config: Config) -> Warehouse:
         from eventqa.warehouse.duckdb import DuckDB
 
         path = settings.path if settings.path.is_absolute() else config.project_dir / settings.path
-        return DuckDB(Path(path))
+        return DuckDB(Path(path), settings.memory_limit, settings.threads)
     from eventqa.warehouse.snowflake import Snowflake
 
     return Snowflake(settings)

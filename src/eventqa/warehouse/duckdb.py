@@ -19,8 +19,13 @@ class DuckDB(Warehouse):
 
     name = "duckdb"
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, memory_limit: str | None = None, threads: int | None = None):
         self.path = path
+        self.settings: dict[str, Any] = {"temp_directory": f"{path}.tmp"}
+        if memory_limit:
+            self.settings["memory_limit"] = memory_limit
+        if threads:
+            self.settings["threads"] = threads
 
     def add_gx_datasource(self, context: Any, name: str) -> Any:
         """An `eventqa_duckdb` datasource over the file, one connection for its life."""
@@ -36,7 +41,7 @@ class DuckDB(Warehouse):
         return context.data_sources.add_eventqa_duckdb(
             name=name,
             connection_string=f"duckdb:///{self.path}",
-            kwargs={"poolclass": StaticPool},
+            kwargs={"poolclass": StaticPool, "connect_args": {"config": dict(self.settings)}},
         )
 
     def check_table(self, datasource: Any, table: str) -> None:

@@ -104,6 +104,8 @@ def connection_parameters(settings: SnowflakeWarehouse) -> dict[str, Any]:
             hint="see README, 'Connecting Snowflake'",
         )
     params.setdefault("login_timeout", 30)
+    # Without it the connector retries failing requests for ever; a run must end (exit 3).
+    params.setdefault("network_timeout", 300)
     return params
 
 
