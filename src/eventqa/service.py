@@ -85,6 +85,50 @@ class Project:
             changes, self.suites, self.contracts.diagnostics, self.expectations_dir
         )
 
+    def lint(self, against: str | None = None) -> Any:
+        """Lint the contracts; with `against` (a contracts folder or git ref), what breaks too."""
+        from eventqa.lint import lint
+
+        previous = self._contracts_at(against) if against else None
+        return lint(self.contracts, self.config, previous, against)
+
+    def _contracts_at(self, against: str) -> ContractSet:
+        """The contracts of another version: a folder of .proto files, or a git ref."""
+        import subprocess
+        import tarfile
+        import tempfile
+
+        from eventqa.errors import UsageError
+
+        folder = Path(against)
+        settings = self.config.contracts
+        envelopes = set(self.config.tables)
+        if folder.is_dir():
+            return load_contracts(
+                folder.resolve().parent, Path(folder.resolve().name), (), envelopes
+            )
+
+        def git(*args: str) -> subprocess.CompletedProcess[bytes]:
+            return subprocess.run(["git", *args], cwd=self.directory, capture_output=True)
+
+        if git("rev-parse", "--verify", "--quiet", f"{against}^{{commit}}").returncode != 0:
+            raise UsageError(
+                f"--against {against!r} is neither a folder of contracts nor a git commit",
+                hint="pass a directory such as ../main/contracts, or a ref such as origin/main",
+            )
+        prefix = git("rev-parse", "--show-prefix").stdout.decode().strip()
+        archive = git("archive", "--format=tar", against, "--", f"{prefix}{settings.root}")
+        if archive.returncode != 0:
+            raise UsageError(
+                f"{against} has no {settings.root}/: {archive.stderr.decode().strip()}"
+            )
+        with tempfile.TemporaryDirectory(prefix="eventqa-against-") as tmp:
+            archive_path = Path(tmp) / "contracts.tar"
+            archive_path.write_bytes(archive.stdout)
+            with tarfile.open(archive_path) as tar:
+                tar.extractall(tmp, filter="data")
+            return load_contracts(Path(tmp) / prefix, settings.root, settings.include, envelopes)
+
     def demo(self, rows: int) -> Any:
         """Build the embedded sample warehouse from the contracts (DuckDB only)."""
         from eventqa.config.models import DuckDBWarehouse

@@ -198,3 +198,20 @@ def history(config_path: Path, event: str, limit: int) -> None:
     from eventqa.cli.render import print_history
 
     print_history(out, event, _project(config_path).history(event, limit))
+
+
+@cli.command()
+@click.option("--against", help="A contracts folder or a git ref to check compatibility with.")
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text")
+@click.pass_obj
+@error_handler
+def lint(config_path: Path, against: str | None, output_format: str) -> None:
+    """Check contract conventions and, with --against, breaking changes (exit 1 on errors)."""
+    from eventqa.cli.render import lint_json, print_lint
+
+    report = _project(config_path).lint(against)
+    if output_format == "json":
+        click.echo(lint_json(report))
+    else:
+        print_lint(out, report)
+    sys.exit(report.exit_code)

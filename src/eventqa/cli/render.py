@@ -207,3 +207,48 @@ def run_junit(result: Any) -> str:
                 ET.SubElement(case, "system-out").text = "warning\n" + detail
     ET.indent(root)
     return ET.tostring(root, encoding="unicode", xml_declaration=True)
+
+
+_LINT_STYLE = {"error": "red", "warn": "yellow", "info": "cyan"}
+
+
+def print_lint(out: Console, report: Any) -> None:
+    """One line per finding, then a summary."""
+    for finding in report.findings:
+        style = _LINT_STYLE[finding.severity]
+        out.print(
+            f"{finding.location}: [bold]{finding.rule}[/bold] "
+            f"[{style}]{finding.severity}[/{style}]: {finding.message}"
+        )
+    errors = len(report.errors)
+    warnings = sum(f.severity == "warn" for f in report.findings)
+    additive = sum(f.severity == "info" for f in report.findings)
+    summary = f"{_plural(errors, 'error')}, {_plural(warnings, 'warning')}"
+    if report.against:
+        summary += f"; {_plural(additive, 'compatible change')} since {report.against}"
+    out.print(("[red]" if errors else "[green]") + summary + ("[/red]" if errors else "[/green]"))
+
+
+def lint_json(report: Any) -> str:
+    """The `lint --format json` document, for CI annotations."""
+    import json
+
+    return json.dumps(
+        {
+            "against": report.against,
+            "errors": len(report.errors),
+            "findings": [
+                {
+                    "rule": f.rule,
+                    "kind": f.kind.value,
+                    "severity": f.severity,
+                    "file": f.location.path,
+                    "line": f.location.line,
+                    "column": f.location.column,
+                    "message": f.message,
+                }
+                for f in report.findings
+            ],
+        },
+        indent=2,
+    )

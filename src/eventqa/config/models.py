@@ -162,6 +162,12 @@ class ResultsConfig(Strict):
     url: str = "sqlite:///.eventqa/results.db"
 
 
+class LintConfig(Strict):
+    """Contract lint: rules turned off or made warnings, by rule id (README lists the rules)."""
+
+    rules: dict[str, Literal["error", "warn", "off"]] = Field(default_factory=dict)
+
+
 class AlertsConfig(Strict):
     """Where alerts go when an owner has no channel of its own."""
 
@@ -381,6 +387,7 @@ class Config(Strict):
     teams: dict[str, Team] = Field(default_factory=dict)
     alerts: AlertsConfig = AlertsConfig()
     results: ResultsConfig = ResultsConfig()
+    lint: LintConfig = LintConfig()
     events: dict[str, EventConfig] = Field(default_factory=dict)
 
     _source: ConfigSource | None = PrivateAttr(default=None)

@@ -126,8 +126,22 @@ class _Message:
     path: tuple[int, ...]
 
 
-class _Reader:
-    """Walks a compiled descriptor set into `EventContract`s."""
+@dataclass(frozen=True)
+class _Enum:
+    proto: descriptor_pb2.EnumDescriptorProto
+    file: descriptor_pb2.FileDescriptorProto
+    path: tuple[int, ...]
+
+
+_FILE_ENUMS, _MESSAGE_ENUMS, _ENUM_VALUES = 5, 4, 2
+
+
+class DescriptorIndex:
+    """A compiled descriptor set, indexed: messages and enums by full name, with source lines.
+
+    Suite derivation reads events through it; lint reads the raw descriptors (reserved ranges,
+    enum numbers) through it too, so both see the same contracts.
+    """
 
     def __init__(
         self, descriptor_set: descriptor_pb2.FileDescriptorSet, display_root: Path, own: set[str]
@@ -137,6 +151,7 @@ class _Reader:
         self.files = {f.name: f for f in descriptor_set.file}
         self.messages: dict[str, _Message] = {}
         self.enums: dict[str, list[str]] = {}
+        self.enum_protos: dict[str, _Enum] = {}
         self.lines: dict[str, dict[tuple[int, ...], tuple[int, int]]] = {}
         for file in descriptor_set.file:
             self.lines[file.name] = {
@@ -146,8 +161,9 @@ class _Reader:
             package = f".{file.package}" if file.package else ""
             for index, message in enumerate(file.message_type):
                 self._index(message, file, package, (_FILE_MESSAGES, index))
-            for enum in file.enum_type:
+            for index, enum in enumerate(file.enum_type):
                 self.enums[f"{package}.{enum.name}"] = [v.name for v in enum.value]
+                self.enum_protos[f"{package}.{enum.name}"] = _Enum(enum, file, (_FILE_ENUMS, index))
 
         pool = descriptor_pool.DescriptorPool()
         for file in descriptor_set.file:
@@ -169,8 +185,11 @@ class _Reader:
         self.messages[full_name] = _Message(message, file, path)
         for index, nested in enumerate(message.nested_type):
             self._index(nested, file, full_name, (*path, _MESSAGE_NESTED, index))
-        for enum in message.enum_type:
+        for index, enum in enumerate(message.enum_type):
             self.enums[f"{full_name}.{enum.name}"] = [v.name for v in enum.value]
+            self.enum_protos[f"{full_name}.{enum.name}"] = _Enum(
+                enum, file, (*path, _MESSAGE_ENUMS, index)
+            )
 
     def _extensions(self, pool: descriptor_pool.DescriptorPool, name: str) -> Iterator[Any]:
         """Every FieldOptions extension called `name`, in whichever package declares it."""
@@ -187,12 +206,14 @@ class _Reader:
         for full_name, message in self.messages.items():
             yield from declared(message.proto.extension, full_name)
 
-    def location(self, message: _Message, *suffix: int) -> Location:
+    def location(self, message: _Message | _Enum, *suffix: int) -> Location:
+        """The `file:line:col` of a message or enum, or of a part of it (`2, i`: its i-th field)."""
         line, column = self.lines[message.file.name].get((*message.path, *suffix), (None, None))
         path = self.display_root / message.file.name
         return Location(path.as_posix(), line, column)
 
     def options(self, field: descriptor_pb2.FieldDescriptorProto) -> Any:
+        """A field's options, with every custom option of the compiled set decoded."""
         return self.field_options.FromString(field.options.SerializeToString())
 
     # -- events -------------------------------------------------------------------------------
@@ -224,6 +245,7 @@ class _Reader:
         return any(options.Extensions[ext] is True for ext in self.sensitive_options)
 
     def read(self, declared_envelopes: set[str]) -> ContractSet:
+        """Every event of the envelopes, with diagnostics for what is missing."""
         events: dict[str, EventContract] = {}
         envelopes: dict[str, Envelope] = {}
         diagnostics: list[Diagnostic] = []
@@ -261,7 +283,9 @@ class _Reader:
             raise ContractError(
                 f"envelope message {name!r} named in checks.yaml is not declared in the contracts"
             )
-        return ContractSet(events=events, envelopes=envelopes, diagnostics=tuple(diagnostics))
+        return ContractSet(
+            events=events, envelopes=envelopes, diagnostics=tuple(diagnostics), index=self
+        )
 
     def _full_name(self, message: _Message) -> str:
         return next(name for name, m in self.messages.items() if m is message).lstrip(".")
@@ -411,7 +435,7 @@ def load_contracts(
     descriptor_set = compile_contracts(project_dir, root, includes)
     absolute_root = (project_dir / root).resolve()
     own = {path.relative_to(absolute_root).as_posix() for path in absolute_root.rglob("*.proto")}
-    contracts = _Reader(descriptor_set, root, own).read(envelopes or set())
+    contracts = DescriptorIndex(descriptor_set, root, own).read(envelopes or set())
     if not contracts.events:
         raise ContractError(
             f"no events found under {root}",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 from eventqa.errors import Location
 
@@ -113,3 +114,4 @@ class ContractSet:
     events: dict[str, EventContract]
     envelopes: dict[str, Envelope]
     diagnostics: tuple[Diagnostic, ...] = field(default=())
+    index: Any = field(default=None, compare=False, repr=False)  # loader.DescriptorIndex
