@@ -148,14 +148,38 @@ class Project:
         since: datetime | None = None,
         until: datetime | None = None,
         progress: Callable[[str, int, int], None] | None = None,
+        alert: bool = True,
     ) -> RunResult:
-        """Check the selected events' window in the warehouse."""
-        from eventqa.execution.runner import run_event, run_table
-        from eventqa.warehouse import open_warehouse
+        """Check the selected events' window in the warehouse, store the result, then alert."""
+        from eventqa.warehouse import WarehouseError
 
         runner = Runner(self)
         jobs = runner.load_jobs(selection)
         window = default_window(self.config, since, until)
+        try:
+            return self._run(runner, jobs, window, selection, progress, alert)
+        except WarehouseError as error:
+            if alert:  # say once per outage that checks are not running
+                store = self.result_store()
+                try:
+                    events = [(job.event, job.owner) for job in jobs]
+                    self.alerter(store).outage(str(error), events, self.config.warehouse.type)
+                finally:
+                    store.close()
+            raise
+
+    def _run(
+        self,
+        runner: Runner,
+        jobs: list[Any],
+        window: Window,
+        selection: Selection,
+        progress: Callable[[str, int, int], None] | None,
+        alert: bool,
+    ) -> RunResult:
+        from eventqa.execution.runner import run_event, run_table
+        from eventqa.warehouse import open_warehouse
+
         warehouse = open_warehouse(self.config)
         run_id = uuid.uuid4().hex[:12]
         results = []
@@ -187,9 +211,87 @@ class Project:
         store = self.result_store()
         try:
             store.save(run)  # stored before anything reads or sends it
+            if alert:
+                self.alerter(store).after_run(run)
         finally:
             store.close()
         return run
+
+    def notifier(self) -> Any:
+        """Slack with SLACK_BOT_TOKEN, else a webhook with SLACK_WEBHOOK_URL, else a local file."""
+        import os
+
+        from eventqa.alerting.delivery import FileNotifier, SlackNotifier, WebhookNotifier
+
+        settings = self.config.alerts
+        if token := os.environ.get("SLACK_BOT_TOKEN"):
+            return SlackNotifier(token, settings.slack_base_url)
+        if url := os.environ.get("SLACK_WEBHOOK_URL"):
+            return WebhookNotifier(url)
+        path = settings.outbox_file
+        return FileNotifier(path if path.is_absolute() else self.directory / path)
+
+    def alerter(self, store: Any) -> Any:
+        """The alerter for this project, with reproduction SQL in the warehouse's dialect."""
+        from eventqa.alerting import Alerter
+
+        return Alerter(self.config, store, self.notifier(), self._failing_rows_sql)
+
+    def _failing_rows_sql(self, event: Any, run: RunResult) -> dict[int, str]:
+        """SQL listing the failing rows of an event's first failing checks, by check position."""
+        from eventqa.execution.projection import failing_rows_sql, window_parameters
+        from eventqa.execution.runner import DIALECTS, future_after
+        from eventqa.suites.columns import quote_identifier
+
+        job = Runner(self).all_jobs.get(event.event)
+        if job is None:
+            return {}
+        dialect = DIALECTS[self.config.warehouse.type]()
+        window = window_parameters(
+            event.event,
+            run.window.since,
+            run.window.until,
+            future_after(job.suite, run.window.until),
+        )
+        found: dict[int, str] = {}
+        for position, check in enumerate(event.checks):
+            if check.status.value in ("failed", "warned") and len(found) < 2:
+                sql = failing_rows_sql(
+                    job.suite, position, quote_identifier(job.table), window, dialect
+                )
+                if sql:
+                    found[position] = sql
+        return found
+
+    def preview_alert(self, event: str) -> dict[str, Any]:
+        """The Block Kit message the event's latest stored run would send, as JSON."""
+        from eventqa.alerting.blocks import failure_message
+        from eventqa.errors import UsageError
+
+        known = sorted(Runner(self).all_jobs)
+        if event not in known:
+            raise UsageError(f"unknown event {event!r}{_suggest(event, known)}")
+        store = self.result_store()
+        try:
+            run_id = store.latest_run_id(event)
+            if run_id is None:
+                raise UsageError(
+                    f"no stored run of {event} yet", hint=f"run `eventqa run --event {event}` first"
+                )
+            run = store.load_run(run_id, event)
+        finally:
+            store.close()
+        (result,) = run.events
+        alerter = self.alerter(store)
+        message = failure_message(
+            result.owner or "unknown", [(result, "broke its contract")], run,
+            {event: self._failing_rows_sql(result, run)},
+        )  # fmt: skip
+        return {
+            "channel": alerter.channel_for(event, result.owner),
+            **message.payload(),
+            "replies": [reply.payload() for reply in message.replies],
+        }
 
     # Waits before the 2nd and 3rd attempts when the warehouse reports a transient error.
     retry_delays: tuple[float, ...] = (2.0, 8.0)

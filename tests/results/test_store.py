@@ -92,7 +92,7 @@ def test_migrations_apply_once_and_only_what_is_missing(tmp_path, monkeypatch):
         connection.execute(sa.text("ALTER TABLE runs ADD COLUMN note TEXT"))
 
     monkeypatch.setattr(
-        store_module, "MIGRATIONS", [*store_module.MIGRATIONS, (2, add_note_column)]
+        store_module, "MIGRATIONS", [*store_module.MIGRATIONS, (len(store_module.MIGRATIONS) + 1, add_note_column)]
     )
     store = ResultStore(url)
     with store.engine.connect() as connection:
@@ -102,7 +102,7 @@ def test_migrations_apply_once_and_only_what_is_missing(tmp_path, monkeypatch):
                 sa.text("SELECT version FROM schema_version ORDER BY version")
             )
         ]
-        assert versions == [1, 2]
+        assert versions == [1, 2, 3]
         assert connection.execute(sa.text("SELECT run_id, note FROM runs")).all() == [("r1", None)]
 
 

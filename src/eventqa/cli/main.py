@@ -149,6 +149,7 @@ def _timestamp(value: str | None) -> Any:
     show_default=True,
 )  # fmt: skip
 @click.option("--output", type=click.Path(path_type=Path, dir_okay=False), help="Write here.")
+@click.option("--no-alert", is_flag=True, help="Store the results but send no alerts.")
 @click.pass_obj
 @error_handler
 def run(
@@ -161,6 +162,7 @@ def run(
     until: str | None,
     output_format: str,
     output: Path | None,
+    no_alert: bool,
 ) -> None:
     """Check events' window in the warehouse; exit 1 when an error-severity check fails."""
     from eventqa.cli.render import print_run, run_json, run_junit
@@ -173,7 +175,7 @@ def run(
 
     with progress_bar(err) as advance:
         result = _project(config_path).run(
-            selection, _timestamp(since), _timestamp(until), progress=advance
+            selection, _timestamp(since), _timestamp(until), progress=advance, alert=not no_alert
         )
     if output_format == "text":
         print_run(out, result)
@@ -215,3 +217,19 @@ def lint(config_path: Path, against: str | None, output_format: str) -> None:
     else:
         print_lint(out, report)
     sys.exit(report.exit_code)
+
+
+@cli.group()
+def alerts() -> None:
+    """Slack alerts: preview what would be sent."""
+
+
+@alerts.command()
+@click.option("--event", required=True, help="Preview the alert for this event's latest run.")
+@click.pass_obj
+@error_handler
+def preview(config_path: Path, event: str) -> None:
+    """Print the Block Kit JSON the event's latest stored run would send."""
+    import json
+
+    click.echo(json.dumps(_project(config_path).preview_alert(event), indent=2))

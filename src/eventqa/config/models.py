@@ -169,9 +169,17 @@ class LintConfig(Strict):
 
 
 class AlertsConfig(Strict):
-    """Where alerts go when an owner has no channel of its own."""
+    """Who hears about failures, how often, and through what (README "Connecting Slack").
+
+    The bot token (`SLACK_BOT_TOKEN`) or incoming-webhook URL (`SLACK_WEBHOOK_URL`) comes from the
+    environment only; with neither, alerts are written to `outbox_file` and the console.
+    """
 
     fallback_channel: str | None = None
+    remind_after: Duration = timedelta(hours=24)
+    warnings: Literal["alert", "digest", "silent"] = "digest"
+    slack_base_url: str | None = None  # Slack Enterprise Grid, a proxy, or a test server
+    outbox_file: Path = Path(".eventqa/outbox.jsonl")
 
 
 # -- semantic rules -------------------------------------------------------------------------------

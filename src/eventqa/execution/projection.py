@@ -201,6 +201,10 @@ class DialectSQL:
         """One row per key of the object at `path` in each row's doc."""
         raise NotImplementedError
 
+    def timestamp_literal(self, value: datetime) -> str:
+        """A timestamp with time zone written into SQL."""
+        raise NotImplementedError
+
     def window_filter(self) -> str:
         """The event's rows in the window (and, in live runs, those dated in the future)."""
         p = self.param
@@ -215,6 +219,10 @@ class DuckDBSQL(DialectSQL):
     """DuckDB: payload stored as JSON (or VARCHAR), JSON paths, json_each and json_keys."""
 
     keys_in_row_table = True
+
+    @override
+    def timestamp_literal(self, value: datetime) -> str:
+        return f"TIMESTAMPTZ '{value.isoformat()}'"
 
     @override
     def param(self, name: str) -> str:
@@ -305,6 +313,10 @@ class DuckDBSQL(DialectSQL):
 
 class SnowflakeSQL(DialectSQL):
     """Snowflake: payload stored as VARIANT, bracket paths, LATERAL FLATTEN and OBJECT_KEYS."""
+
+    @override
+    def timestamp_literal(self, value: datetime) -> str:
+        return f"'{value.isoformat()}'::TIMESTAMP_TZ"
 
     @override
     def param(self, name: str) -> str:
@@ -540,3 +552,79 @@ class Projection:
             f"SELECT {self.sql.json_text('doc', path)} AS sample FROM ({self.sql.source(table)}) "
             f"AS w WHERE event_id IN ({failing}) ORDER BY event_id LIMIT {limit}"
         )
+
+
+def _sql_value(value: Any, sql: DialectSQL) -> str:
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, datetime):
+        return sql.timestamp_literal(value)
+    return _literal(str(value))
+
+
+def failing_rows_sql(
+    suite: dict[str, Any], position: int, table: str, window: dict[str, Any], sql: DialectSQL
+) -> str | None:
+    """SQL listing the rows that fail the suite's `position`-th expectation, ready to paste.
+
+    The window is written in as literals. None for checks about the whole window (row counts,
+    proportions, maxima), which have no failing rows to list.
+    """
+    expectation = suite["expectations"][position]
+    kwargs, kind = expectation["kwargs"], expectation["type"]
+    grain = expectation_grain(expectation)
+    relation = Relation(grain, "p", set(referenced_columns(expectation)))
+    if kind == "unexpected_rows_expectation":
+        relation.columns |= {c for c in suite["meta"]["eventqa"]["columns"] if relation_of(c) == ""}
+    if grain.startswith("keys("):
+        relation.query = None
+    projection = Projection(suite, sql)
+    column = quote_identifier(kwargs.get("column", ""))
+    values = ", ".join(_sql_value(v, sql) for v in kwargs.get("value_set", []))
+    condition: str | None = {
+        "expect_column_values_to_not_be_null": f"{column} IS NULL",
+        "expect_column_values_to_be_null": f"{column} IS NOT NULL",
+        "expect_column_values_to_be_in_set": f"{column} NOT IN ({values})",
+        "expect_column_values_to_not_be_in_set": f"{column} IN ({values})",
+        "expect_column_values_to_be_unique": (
+            f"{column} IN (SELECT {column} FROM p GROUP BY {column} HAVING count(*) > 1)"
+        ),
+    }.get(kind)
+    if kind == "expect_column_values_to_be_between":
+        bounds = []
+        for key, operator in (("min_value", "<"), ("max_value", ">")):
+            bound = kwargs.get(key)
+            if isinstance(bound, dict):  # a suite parameter such as until_plus_5m
+                from eventqa.execution.runner import suite_parameters
+
+                bound = suite_parameters(suite, window["until"]).get(bound["$PARAMETER"])
+            if bound is not None:
+                bounds.append(f"{column} {operator} {_sql_value(bound, sql)}")
+        condition = " OR ".join(bounds) or None
+    if kind == "unexpected_rows_expectation":
+        body = kwargs["unexpected_rows_query"].replace("{batch}", "p")
+    elif condition is None:
+        return None
+    else:
+        where = f"({condition})"
+        row_condition = kwargs.get("row_condition")
+        if isinstance(row_condition, dict) and "column" in row_condition:
+            compare = {"==": "=", "!=": "<>"}.get(
+                row_condition["operator"], row_condition["operator"]
+            )
+            where += (
+                f" AND {quote_identifier(row_condition['column']['name'])} {compare} "
+                f"{_sql_value(row_condition['parameter'], sql)}"
+            )
+        body = f"SELECT * FROM p WHERE {where}"
+    select = projection.select(relation, table) if not grain.startswith("keys(") else None
+    if select is None:  # keys: one row per key, with the event it belongs to
+        _, target = parse_column(grain)
+        owner = relation_of(target)
+        path = projection._relative(target, owner) if target != ROOT else []
+        select = sql.keys(projection._base(owner, table), path, quote_identifier(grain))
+    for name, value in window.items():
+        select = select.replace(sql.param(name), _sql_value(value, sql))
+    return f"WITH p AS ({select})\n{body}\nLIMIT 100"

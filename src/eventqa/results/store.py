@@ -77,7 +77,40 @@ def _metadata() -> Any:
         sa.Column("samples", sa.Text),  # JSON
         sa.Column("error", sa.Text),
     )
+    _alerting_tables(metadata)
     return metadata
+
+
+def _alerting_tables(metadata: Any) -> None:
+    import sqlalchemy as sa
+
+    sa.Table(
+        "alert_state",
+        metadata,
+        # An event name, `outage:<warehouse>` or `digest:<channel>`.
+        sa.Column("key", sa.String(255), primary_key=True),
+        sa.Column("status", sa.String(16), nullable=False),  # failing | passing
+        sa.Column("fingerprint", sa.String(64)),
+        sa.Column("channel", sa.String(255)),
+        sa.Column("first_failed_at", sa.DateTime(timezone=True)),
+        sa.Column("last_alerted_at", sa.DateTime(timezone=True)),
+        sa.Column("thread_alert_id", sa.String(128)),  # the outbox alert whose thread to reply in
+    )
+    sa.Table(
+        "outbox",
+        metadata,
+        sa.Column("id", sa.String(128), primary_key=True),  # idempotency key
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("channel", sa.String(255), nullable=False),
+        sa.Column("kind", sa.String(32), nullable=False),
+        sa.Column("payload", sa.Text, nullable=False),  # JSON: text and blocks
+        sa.Column("thread_of", sa.String(128)),  # reply in the thread of this alert id
+        sa.Column("attempts", sa.Integer, nullable=False, default=0),
+        sa.Column("last_error", sa.Text),
+        sa.Column("delivered_at", sa.DateTime(timezone=True)),
+        sa.Column("ts", sa.String(64)),  # Slack's message timestamp once delivered
+        sa.Index("ix_outbox_pending", "delivered_at", "created_at"),
+    )
 
 
 def _create_v1(connection: Any, metadata: Any) -> None:
@@ -85,8 +118,12 @@ def _create_v1(connection: Any, metadata: Any) -> None:
     metadata.create_all(connection, tables=[metadata.tables[n] for n in names])
 
 
+def _create_v2(connection: Any, metadata: Any) -> None:
+    metadata.create_all(connection, tables=[metadata.tables[n] for n in ("alert_state", "outbox")])
+
+
 # Append new versions; never edit a released one.
-MIGRATIONS: list[tuple[int, Callable[[Any, Any], None]]] = [(1, _create_v1)]
+MIGRATIONS: list[tuple[int, Callable[[Any, Any], None]]] = [(1, _create_v1), (2, _create_v2)]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 
@@ -212,6 +249,137 @@ class ResultStore:
             )
             for row in recent
         ]
+
+    # -- alert state and outbox ---------------------------------------------------------------
+
+    def alert_state(self, key: str) -> dict[str, Any] | None:
+        """The alerting state of an event (or outage, or digest), if any."""
+        table = self.metadata.tables["alert_state"]
+        with self.engine.connect() as connection:
+            row = connection.execute(table.select().where(table.c.key == key)).mappings().first()
+        if row is None:
+            return None
+        state = dict(row)
+        for column in ("first_failed_at", "last_alerted_at"):
+            if state[column] is not None:
+                state[column] = _utc(state[column])
+        return state
+
+    def put_alert_state(self, key: str, **values: Any) -> None:
+        """Create or update an alerting state."""
+        table = self.metadata.tables["alert_state"]
+        with self.engine.begin() as connection:
+            updated = connection.execute(table.update().where(table.c.key == key).values(**values))
+            if updated.rowcount == 0:
+                connection.execute(table.insert().values(key=key, **values))
+
+    def enqueue(self, alert_id: str, channel: str, kind: str, payload: dict[str, Any],
+                thread_of: str | None = None) -> bool:  # fmt: skip
+        """Add an alert to the outbox; False when it is already there (never queued twice)."""
+        table = self.metadata.tables["outbox"]
+        with self.engine.begin() as connection:
+            exists = connection.execute(table.select().where(table.c.id == alert_id)).first()
+            if exists:
+                return False
+            connection.execute(
+                table.insert().values(
+                    id=alert_id, created_at=datetime.now(UTC), channel=channel, kind=kind,
+                    payload=json.dumps(payload), thread_of=thread_of, attempts=0,
+                )
+            )  # fmt: skip
+        return True
+
+    def pending(self) -> list[dict[str, Any]]:
+        """Undelivered alerts, oldest first."""
+        table = self.metadata.tables["outbox"]
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                table.select().where(table.c.delivered_at.is_(None)).order_by(table.c.created_at)
+            ).mappings()
+            return [{**row, "payload": json.loads(row["payload"])} for row in rows]
+
+    def outbox_item(self, alert_id: str) -> dict[str, Any] | None:
+        """One outbox entry, delivered or not."""
+        table = self.metadata.tables["outbox"]
+        with self.engine.connect() as connection:
+            row = (
+                connection.execute(table.select().where(table.c.id == alert_id)).mappings().first()
+            )
+        return dict(row) if row else None
+
+    def start_attempt(self, alert_id: str) -> int:
+        """Count an attempt before it is made (a crash mid-send still counts); return prior ones."""
+        table = self.metadata.tables["outbox"]
+        with self.engine.begin() as connection:
+            before = connection.execute(
+                table.select().with_only_columns(table.c.attempts).where(table.c.id == alert_id)
+            ).scalar_one()
+            connection.execute(
+                table.update().where(table.c.id == alert_id).values(attempts=table.c.attempts + 1)
+            )
+        return int(before)
+
+    def mark_attempt(self, alert_id: str, error: str | None = None, ts: str | None = None) -> None:
+        """Record how an attempt ended: delivered (with Slack's ts) or failed (with the error)."""
+        table = self.metadata.tables["outbox"]
+        values: dict[str, Any] = {"last_error": error}
+        if error is None:
+            values |= {"delivered_at": datetime.now(UTC), "ts": ts}
+        with self.engine.begin() as connection:
+            connection.execute(table.update().where(table.c.id == alert_id).values(**values))
+
+    def latest_run_id(self, event: str) -> str | None:
+        """The most recent stored run that checked an event."""
+        rows = self.history(event, limit=1)
+        return rows[0].run_id if rows else None
+
+    def load_run(self, run_id: str, event: str | None = None) -> RunResult:
+        """A stored run back as a RunResult (only `event` when given)."""
+        runs, events, checks = (
+            self.metadata.tables[n] for n in ("runs", "event_results", "check_results")
+        )
+        with self.engine.connect() as connection:
+            run = connection.execute(runs.select().where(runs.c.run_id == run_id)).mappings().one()
+            query = events.select().where(events.c.run_id == run_id)
+            if event:
+                query = query.where(events.c.event == event)
+            event_rows = connection.execute(query).mappings().all()
+            check_rows = (
+                connection.execute(
+                    checks.select().where(checks.c.run_id == run_id).order_by(checks.c.position)
+                )
+                .mappings()
+                .all()
+            )
+        by_subject: dict[str, list[CheckResult]] = {}
+        for row in check_rows:
+            by_subject.setdefault(row["subject"], []).append(
+                CheckResult(
+                    expectation_type=row["expectation_type"], column=row["column_name"],
+                    status=Status(row["status"]), severity=row["severity"],
+                    check=row["check_kind"], description=row["description"], origin=row["origin"],
+                    unexpected_count=row["unexpected_count"], element_count=row["element_count"],
+                    unexpected_percent=row["unexpected_percent"],
+                    observed_value=json.loads(row["observed_value"] or "null"),
+                    expected=json.loads(row["expected"] or "{}"),
+                    samples=json.loads(row["samples"] or "[]"), error=row["error"],
+                )
+            )  # fmt: skip
+        from eventqa.results.models import EventResult, Window
+
+        return RunResult(
+            run_id=run_id,
+            window=Window(since=_utc(run["since"]), until=_utc(run["until"])),
+            events=[
+                EventResult(
+                    event=row["event"], table=row["table_name"], owner=row["owner"],
+                    status=Status(row["status"]), checks=by_subject.get(row["event"], []),
+                    row_count=row["row_count"], duration_seconds=row["duration_seconds"] or 0.0,
+                    error=row["error"],
+                )
+                for row in event_rows
+            ],
+        )  # fmt: skip
 
     def close(self) -> None:
         """Release the database connections."""

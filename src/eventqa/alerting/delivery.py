@@ -1,0 +1,168 @@
+"""Delivery: Slack's Web API (bot token), an incoming webhook, or a local outbox file.
+
+Each outbox entry is posted at most once: it carries its id in Slack message metadata, and an entry
+whose earlier attempt may have reached Slack (a timeout after sending) is first looked up in the
+channel's recent history. Rate limits (429 with Retry-After), server errors and dropped connections
+are retried by slack-sdk's own retry handlers; what still fails stays in the outbox for next time.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+METADATA_TYPE = "eventqa_alert"
+
+
+class DeliveryError(Exception):
+    """A message could not be delivered now; it stays in the outbox."""
+
+
+class Notifier(ABC):
+    """Somewhere alerts go."""
+
+    @abstractmethod
+    def send(
+        self, alert_id: str, channel: str, payload: dict[str, Any], thread_ts: str | None,
+        attempted: bool,
+    ) -> str | None:  # fmt: skip
+        """Post a message; return its Slack ts when there is one. Raise DeliveryError."""
+
+
+class SlackNotifier(Notifier):
+    """chat.postMessage with a bot token, through slack-sdk's WebClient."""
+
+    def __init__(self, token: str, base_url: str | None = None, retries: int = 3):
+        from slack_sdk import WebClient
+        from slack_sdk.http_retry.builtin_handlers import (
+            ConnectionErrorRetryHandler,
+            RateLimitErrorRetryHandler,
+            ServerErrorRetryHandler,
+        )
+
+        handlers = [
+            RateLimitErrorRetryHandler(max_retry_count=retries),  # honours Retry-After
+            ServerErrorRetryHandler(max_retry_count=retries),
+            ConnectionErrorRetryHandler(max_retry_count=retries),
+        ]
+        options: dict[str, Any] = {"token": token, "retry_handlers": handlers, "timeout": 15}
+        if base_url:
+            options["base_url"] = base_url.rstrip("/") + "/"
+        self.client = WebClient(**options)
+
+    def _posted(self, alert_id: str, channel: str) -> str | None:
+        """The ts of an earlier post of this alert, found by its metadata."""
+        from slack_sdk.errors import SlackApiError
+
+        try:
+            history = self.client.conversations_history(
+                channel=channel, limit=100, include_all_metadata=True
+            )
+        except SlackApiError:
+            return None
+        messages: list[dict[str, Any]] = history.get("messages", [])
+        for message in messages:
+            metadata = message.get("metadata") or {}
+            payload = metadata.get("event_payload") or {}
+            if metadata.get("event_type") == METADATA_TYPE and payload.get("alert_id") == alert_id:
+                return str(message["ts"])
+        return None
+
+    def send(
+        self, alert_id: str, channel: str, payload: dict[str, Any], thread_ts: str | None,
+        attempted: bool,
+    ) -> str | None:  # fmt: skip
+        """Post with metadata naming the alert; look it up first if tried before."""
+        from slack_sdk.errors import SlackApiError, SlackRequestError
+
+        if attempted and (ts := self._posted(alert_id, channel)):
+            return ts
+        try:
+            response = self.client.chat_postMessage(
+                channel=channel,
+                text=payload["text"],
+                blocks=payload["blocks"],
+                thread_ts=thread_ts,
+                unfurl_links=False,
+                unfurl_media=False,
+                metadata={"event_type": METADATA_TYPE, "event_payload": {"alert_id": alert_id}},
+            )
+        except SlackApiError as error:
+            raise DeliveryError(f"Slack answered {error.response.get('error', error)}") from error
+        except (SlackRequestError, OSError) as error:
+            raise DeliveryError(f"Slack is unreachable: {error}") from error
+        return str(response["ts"])
+
+
+class WebhookNotifier(Notifier):
+    """An incoming webhook: one channel, no threads (replies are posted as messages)."""
+
+    def __init__(self, url: str):
+        from slack_sdk.webhook import WebhookClient
+
+        self.client = WebhookClient(url, timeout=15)
+
+    def send(
+        self, alert_id: str, channel: str, payload: dict[str, Any], thread_ts: str | None,
+        attempted: bool,
+    ) -> str | None:  # fmt: skip
+        """Post to the webhook's channel."""
+        try:
+            response = self.client.send(text=payload["text"], blocks=payload["blocks"])
+        except OSError as error:
+            raise DeliveryError(f"Slack webhook unreachable: {error}") from error
+        if response.status_code != 200:
+            raise DeliveryError(f"Slack webhook answered {response.status_code} {response.body}")
+        return None
+
+
+class FileNotifier(Notifier):
+    """No Slack configured: append each alert to a JSON-lines file and say so on the console."""
+
+    def __init__(self, path: Path, console: Console | None = None):
+        self.path = path
+        self.console = console or Console(stderr=True, highlight=False, soft_wrap=True)
+
+    def send(
+        self, alert_id: str, channel: str, payload: dict[str, Any], thread_ts: str | None,
+        attempted: bool,
+    ) -> str | None:  # fmt: skip
+        """Append the alert to the outbox file."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        record = {"id": alert_id, "channel": channel, "thread_of": thread_ts, **payload}
+        with self.path.open("a", encoding="utf-8") as file:
+            file.write(json.dumps(record) + "\n")
+        self.console.print(
+            f"[yellow]alert[/yellow] for {channel}: {payload['text']} "
+            f"[dim](no SLACK_BOT_TOKEN: written to {self.path})[/dim]",
+            markup=True,
+        )
+        return alert_id  # stands in for a ts, so replies can name their thread
+
+
+def deliver_pending(store: Any, notifier: Notifier) -> int:
+    """Send every undelivered alert, oldest first; return how many are still pending."""
+    remaining = 0
+    for item in store.pending():
+        thread_ts = None
+        if item["thread_of"]:
+            parent = store.outbox_item(item["thread_of"])
+            if parent is None or parent["ts"] is None:
+                if parent is not None and parent["delivered_at"] is None:
+                    remaining += 1  # wait for the message whose thread this replies in
+                    continue
+            else:
+                thread_ts = parent["ts"]
+        earlier = store.start_attempt(item["id"])
+        try:
+            ts = notifier.send(item["id"], item["channel"], item["payload"], thread_ts, earlier > 0)
+        except DeliveryError as error:
+            store.mark_attempt(item["id"], error=str(error))
+            remaining += 1
+            continue
+        store.mark_attempt(item["id"], ts=ts)
+    return remaining
