@@ -178,7 +178,11 @@ def test_demo_then_run_shows_a_real_failure_with_samples(example_project):
     assert done.returncode == 1, done.stderr
     assert "nobody follows themselves" in done.stdout
     assert "failed" in done.stdout
-    assert done.stderr == ""  # no progress bars, no warnings, no leak reports
+    # No progress bars, warnings or leak reports: only the alert, written to the local outbox.
+    assert done.stderr.splitlines() == [
+        "alert for #foundations-alerts: Foundations: 1 event broke their contract "
+        "(user_followed_user) (no SLACK_BOT_TOKEN: written to .eventqa/outbox.jsonl)"
+    ]
 
     done = eventqa(example_project, "run", "--owner", "Foundations", "--format", "json")
     document = json.loads(done.stdout)
@@ -227,4 +231,9 @@ def test_run_usage_and_warehouse_errors_are_one_line(example_project):
     assert_clean_error(
         done, 3, ".eventqa/warehouse.duckdb does not exist", "hint: run `eventqa demo`"
     )
-    assert len(done.stderr.strip().splitlines()) == 2
+    alert, error, hint = done.stderr.strip().splitlines()  # one error line, its hint, the alert
+    assert alert.startswith("alert for #data-quality: eventqa could not run")
+    assert error.startswith("error: ") and hint.startswith("hint: ")
+    assert (
+        eventqa(example_project, "run", "--all").stderr.count("alert for") == 0
+    )  # once per outage

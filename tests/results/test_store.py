@@ -92,7 +92,9 @@ def test_migrations_apply_once_and_only_what_is_missing(tmp_path, monkeypatch):
         connection.execute(sa.text("ALTER TABLE runs ADD COLUMN note TEXT"))
 
     monkeypatch.setattr(
-        store_module, "MIGRATIONS", [*store_module.MIGRATIONS, (len(store_module.MIGRATIONS) + 1, add_note_column)]
+        store_module,
+        "MIGRATIONS",
+        [*store_module.MIGRATIONS, (len(store_module.MIGRATIONS) + 1, add_note_column)],
     )
     store = ResultStore(url)
     with store.engine.connect() as connection:

@@ -33,6 +33,42 @@ class Notifier(ABC):
         """Post a message; return its Slack ts when there is one. Raise DeliveryError."""
 
 
+def _alert_id(request: Any) -> str | None:
+    """The eventqa alert id a chat.postMessage request carries in its metadata."""
+    body = request.body_params or {}
+    if not body and request.data:
+        try:
+            body = json.loads(request.data)
+        except ValueError:
+            return None
+    metadata = body.get("metadata") or {}
+    if isinstance(metadata, str):
+        metadata = json.loads(metadata)
+    return (metadata.get("event_payload") or {}).get("alert_id")
+
+
+def _idempotent(handler_class: Any, notifier: SlackNotifier) -> Any:
+    """A slack-sdk retry handler that retries a post only when Slack does not have it yet.
+
+    A 5xx or a dropped connection may come after Slack stored the message; retrying blindly
+    would post it twice. Before such a retry, the alert is looked up by its metadata.
+    """
+
+    class Idempotent(handler_class):  # type: ignore[misc]
+        def _can_retry(self, *, state: Any, request: Any, response: Any = None,
+                       error: Any = None) -> bool:  # fmt: skip
+            if not super()._can_retry(state=state, request=request, response=response, error=error):
+                return False
+            alert_id = _alert_id(request) if request.url.endswith("chat.postMessage") else None
+            channel = (request.body_params or {}).get("channel") or (
+                json.loads(request.data).get("channel") if request.data else None
+            )
+            # When it arrived, `send` finds its ts instead of posting again.
+            return not (alert_id and channel and notifier.posted(alert_id, channel))
+
+    return Idempotent
+
+
 class SlackNotifier(Notifier):
     """chat.postMessage with a bot token, through slack-sdk's WebClient."""
 
@@ -46,23 +82,25 @@ class SlackNotifier(Notifier):
 
         handlers = [
             RateLimitErrorRetryHandler(max_retry_count=retries),  # honours Retry-After
-            ServerErrorRetryHandler(max_retry_count=retries),
-            ConnectionErrorRetryHandler(max_retry_count=retries),
+            _idempotent(ServerErrorRetryHandler, self)(max_retry_count=retries),
+            _idempotent(ConnectionErrorRetryHandler, self)(max_retry_count=retries),
         ]
-        options: dict[str, Any] = {"token": token, "retry_handlers": handlers, "timeout": 15}
+        options: dict[str, Any] = {"token": token, "timeout": 15}
         if base_url:
             options["base_url"] = base_url.rstrip("/") + "/"
-        self.client = WebClient(**options)
+        self.client = WebClient(**options, retry_handlers=handlers)
+        # Look-ups go through a client of their own: a look-up must not trigger these handlers.
+        self.lookup = WebClient(**options, retry_handlers=[])
 
-    def _posted(self, alert_id: str, channel: str) -> str | None:
+    def posted(self, alert_id: str, channel: str) -> str | None:
         """The ts of an earlier post of this alert, found by its metadata."""
-        from slack_sdk.errors import SlackApiError
+        from slack_sdk.errors import SlackApiError, SlackRequestError
 
         try:
-            history = self.client.conversations_history(
+            history = self.lookup.conversations_history(
                 channel=channel, limit=100, include_all_metadata=True
             )
-        except SlackApiError:
+        except (SlackApiError, SlackRequestError, OSError):
             return None
         messages: list[dict[str, Any]] = history.get("messages", [])
         for message in messages:
@@ -79,7 +117,7 @@ class SlackNotifier(Notifier):
         """Post with metadata naming the alert; look it up first if tried before."""
         from slack_sdk.errors import SlackApiError, SlackRequestError
 
-        if attempted and (ts := self._posted(alert_id, channel)):
+        if attempted and (ts := self.posted(alert_id, channel)):
             return ts
         try:
             response = self.client.chat_postMessage(
@@ -92,8 +130,12 @@ class SlackNotifier(Notifier):
                 metadata={"event_type": METADATA_TYPE, "event_payload": {"alert_id": alert_id}},
             )
         except SlackApiError as error:
+            if error.response.status_code >= 500 and (ts := self.posted(alert_id, channel)):
+                return ts
             raise DeliveryError(f"Slack answered {error.response.get('error', error)}") from error
         except (SlackRequestError, OSError) as error:
+            if ts := self.posted(alert_id, channel):  # the retry handler found it had arrived
+                return ts
             raise DeliveryError(f"Slack is unreachable: {error}") from error
         return str(response["ts"])
 
