@@ -263,6 +263,14 @@ class Project:
                     found[position] = sql
         return found
 
+    def status(self) -> tuple[datetime | None, list[dict[str, Any]], list[str]]:
+        """The scheduler's last heartbeat, each event's last stored run, and all events."""
+        store = self.result_store()
+        try:
+            return store.heartbeat(), store.last_runs(), sorted(Runner(self).all_jobs)
+        finally:
+            store.close()
+
     def preview_alert(self, event: str) -> dict[str, Any]:
         """The Block Kit message the event's latest stored run would send, as JSON."""
         from eventqa.alerting.blocks import failure_message

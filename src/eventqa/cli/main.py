@@ -233,3 +233,32 @@ def preview(config_path: Path, event: str) -> None:
     import json
 
     click.echo(json.dumps(_project(config_path).preview_alert(event), indent=2))
+
+
+@cli.command()
+@click.option(
+    "--list", "list_jobs", is_flag=True, help="Show each job and its next run, then exit."
+)
+@click.pass_obj
+@error_handler
+def schedule(config_path: Path, list_jobs: bool) -> None:
+    """Run every event on its schedule until stopped (SIGTERM/SIGINT stop gracefully)."""
+    from eventqa.scheduler import EventScheduler, serve
+
+    project = _project(config_path)
+    if list_jobs:
+        from eventqa.cli.render import print_jobs
+
+        print_jobs(out, EventScheduler(project).jobs())
+        return
+    sys.exit(serve(project))
+
+
+@cli.command()
+@click.pass_obj
+@error_handler
+def status(config_path: Path) -> None:
+    """The last run of each event and how long ago the scheduler was last alive."""
+    from eventqa.cli.render import print_status
+
+    print_status(out, *_project(config_path).status())

@@ -252,3 +252,47 @@ def lint_json(report: Any) -> str:
         },
         indent=2,
     )
+
+
+def print_jobs(out: Console, jobs: list[Any]) -> None:
+    """`schedule --list`: each event's cron, time zone and next fire time."""
+    from rich.table import Table
+
+    table = Table(title=f"{_plural(len(jobs), 'scheduled event')}", title_justify="left")
+    for header in ("event", "cron", "time zone", "next run (UTC)"):
+        table.add_column(header)
+    for job in jobs:
+        next_run = f"{job.next_run:%Y-%m-%d %H:%M}" if job.next_run else "paused"
+        table.add_row(job.event, job.cron, job.timezone, next_run)
+    out.print(table)
+
+
+def print_status(
+    out: Console, heartbeat: Any, runs: list[dict[str, Any]], events: list[str]
+) -> None:
+    """`status`: scheduler heartbeat age, then each event's last run."""
+    from datetime import UTC, datetime
+
+    from rich.table import Table
+
+    if heartbeat is None:
+        out.print("scheduler: [yellow]never seen[/yellow] (start it with `eventqa schedule`)")
+    else:
+        age = datetime.now(UTC) - heartbeat
+        style = "green" if age.total_seconds() < 120 else "red"
+        out.print(f"scheduler: last heartbeat [{style}]{int(age.total_seconds())}s ago[/{style}]")
+    table = Table(title="last run of each event", title_justify="left")
+    for header in ("event", "status", "window end (UTC)", "stored", "events"):
+        table.add_column(header)
+    by_event = {row["event"]: row for row in runs}
+    for event in events:
+        row = by_event.get(event)
+        if row is None:
+            table.add_row(event, "[dim]never run[/dim]", "", "", "")
+            continue
+        style = _STYLE[row["status"]]
+        table.add_row(
+            event, f"[{style}]{row['status']}[/{style}]", f"{row['until']:%Y-%m-%d %H:%M}",
+            f"{row['stored_at']:%Y-%m-%d %H:%M}", f"{row['row_count'] or 0:,}",
+        )  # fmt: skip
+    out.print(table)

@@ -145,6 +145,10 @@ class Defaults(Strict):
     schedule: Schedule = Schedule(cron="0 * * * *")
     # Events checked at once: each is a few small queries, so the warehouse sets the limit.
     concurrency: int = Field(default=4, ge=1, le=64)
+    # Scheduled runs missed (scheduler down, pool busy) are still made, once, within this time.
+    misfire_grace: Duration = timedelta(minutes=30)
+    # How long a stopping scheduler lets runs in flight finish.
+    stop_timeout: Duration = timedelta(minutes=5)
 
 
 class Team(Strict):
@@ -396,6 +400,7 @@ class Config(Strict):
     alerts: AlertsConfig = AlertsConfig()
     results: ResultsConfig = ResultsConfig()
     lint: LintConfig = LintConfig()
+    table_schedules: dict[str, Schedule] = Field(default_factory=dict)
     events: dict[str, EventConfig] = Field(default_factory=dict)
 
     _source: ConfigSource | None = PrivateAttr(default=None)

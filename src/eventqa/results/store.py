@@ -78,6 +78,7 @@ def _metadata() -> Any:
         sa.Column("error", sa.Text),
     )
     _alerting_tables(metadata)
+    _scheduler_tables(metadata)
     return metadata
 
 
@@ -113,6 +114,19 @@ def _alerting_tables(metadata: Any) -> None:
     )
 
 
+def _scheduler_tables(metadata: Any) -> None:
+    import sqlalchemy as sa
+
+    sa.Table(
+        "heartbeats",
+        metadata,
+        sa.Column("name", sa.String(64), primary_key=True),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("pid", sa.Integer),
+        sa.Column("host", sa.String(255)),
+    )
+
+
 def _create_v1(connection: Any, metadata: Any) -> None:
     names = ("runs", "event_results", "check_results")
     metadata.create_all(connection, tables=[metadata.tables[n] for n in names])
@@ -122,8 +136,16 @@ def _create_v2(connection: Any, metadata: Any) -> None:
     metadata.create_all(connection, tables=[metadata.tables[n] for n in ("alert_state", "outbox")])
 
 
+def _create_v3(connection: Any, metadata: Any) -> None:
+    metadata.create_all(connection, tables=[metadata.tables["heartbeats"]])
+
+
 # Append new versions; never edit a released one.
-MIGRATIONS: list[tuple[int, Callable[[Any, Any], None]]] = [(1, _create_v1), (2, _create_v2)]
+MIGRATIONS: list[tuple[int, Callable[[Any, Any], None]]] = [
+    (1, _create_v1),
+    (2, _create_v2),
+    (3, _create_v3),
+]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 
@@ -380,6 +402,56 @@ class ResultStore:
                 for row in event_rows
             ],
         )  # fmt: skip
+
+    def beat(self, name: str = "scheduler") -> None:
+        """Record that a long-running process is alive."""
+        import os
+        import socket
+
+        table = self.metadata.tables["heartbeats"]
+        values = {"at": datetime.now(UTC), "pid": os.getpid(), "host": socket.gethostname()}
+        with self.engine.begin() as connection:
+            updated = connection.execute(
+                table.update().where(table.c.name == name).values(**values)
+            )
+            if updated.rowcount == 0:
+                connection.execute(table.insert().values(name=name, **values))
+
+    def heartbeat(self, name: str = "scheduler") -> datetime | None:
+        """When the process last said it was alive."""
+        table = self.metadata.tables["heartbeats"]
+        with self.engine.connect() as connection:
+            at = connection.execute(
+                table.select().with_only_columns(table.c.at).where(table.c.name == name)
+            ).scalar()
+        return _utc(at) if at else None
+
+    def last_runs(self) -> list[dict[str, Any]]:
+        """Each event's most recent stored run: when, its window end, status and failing checks."""
+        import sqlalchemy as sa
+
+        runs, events = self.metadata.tables["runs"], self.metadata.tables["event_results"]
+        latest = (
+            sa.select(events.c.event, sa.func.max(runs.c.stored_at).label("stored_at"))
+            .join(runs, runs.c.run_id == events.c.run_id)
+            .group_by(events.c.event)
+            .subquery()
+        )
+        query = (
+            sa.select(events.c.event, events.c.status, events.c.row_count, runs.c.run_id,
+                      runs.c.stored_at, runs.c.until)
+            .join(runs, runs.c.run_id == events.c.run_id)
+            .join(
+                latest,
+                (latest.c.event == events.c.event) & (latest.c.stored_at == runs.c.stored_at),
+            )
+            .order_by(events.c.event)
+        )  # fmt: skip
+        with self.engine.connect() as connection:
+            rows = [dict(row) for row in connection.execute(query).mappings()]
+        for row in rows:
+            row["stored_at"], row["until"] = _utc(row["stored_at"]), _utc(row["until"])
+        return rows
 
     def close(self) -> None:
         """Release the database connections."""
