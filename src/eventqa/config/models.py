@@ -191,6 +191,14 @@ class AlertsConfig(Strict):
 FieldPath = Annotated[str, Field(min_length=1)]
 
 
+def _check_bounds(low: float | None, high: float | None) -> None:
+    """A range rule needs a bound, and its bounds in order."""
+    if low is None and high is None:
+        raise ValueError("needs 'min', 'max' or both")
+    if low is not None and high is not None and low > high:
+        raise ValueError("'min' is greater than 'max'")
+
+
 class Compare(Strict):
     """`left op right` on every row, e.g. follower_id != followee_id."""
 
@@ -208,10 +216,7 @@ class Between(Strict):
 
     @model_validator(mode="after")
     def _a_bound(self) -> Between:
-        if self.min is None and self.max is None:
-            raise ValueError("needs 'min', 'max' or both")
-        if self.min is not None and self.max is not None and self.min > self.max:
-            raise ValueError("'min' is greater than 'max'")
+        _check_bounds(self.min, self.max)
         return self
 
 
@@ -259,10 +264,7 @@ class RowCount(Strict):
 
     @model_validator(mode="after")
     def _a_bound(self) -> RowCount:
-        if self.min is None and self.max is None:
-            raise ValueError("needs 'min', 'max' or both")
-        if self.min is not None and self.max is not None and self.min > self.max:
-            raise ValueError("'min' is greater than 'max'")
+        _check_bounds(self.min, self.max)
         return self
 
 
