@@ -23,7 +23,7 @@ from typing import Any
 
 from eventqa.config.models import Schedule
 from eventqa.errors import EventQAError
-from eventqa.service import Project, Runner, Selection
+from eventqa.service import Project, Selection
 
 JOB_PREFIX = "event:"
 HEARTBEAT_JOB = "eventqa:heartbeat"
@@ -71,7 +71,7 @@ def run_scheduled_event(config_path: str, event: str, trigger_override: Any = No
     started = time.monotonic()
     project = Project(Path(config_path))
     try:
-        job = Runner(project).all_jobs[event]
+        job = project.catalog.all_jobs[event]
         schedule = schedule_for(project, event, job.table)
         trigger = trigger_override or build_trigger(schedule)
         now = datetime.now(UTC)
@@ -150,7 +150,7 @@ class EventScheduler:
     def wanted(self) -> dict[str, tuple[Any, Schedule]]:
         """Job id -> (trigger, schedule) for every event with a committed suite."""
         wanted = {}
-        for event, job in sorted(Runner(self.project).all_jobs.items()):
+        for event, job in sorted(self.project.catalog.all_jobs.items()):
             schedule = schedule_for(self.project, event, job.table)
             trigger = self.triggers.get(event) or build_trigger(schedule)
             wanted[f"{JOB_PREFIX}{event}"] = (trigger, schedule)

@@ -57,6 +57,11 @@ class Project:
         )
 
     @cached_property
+    def catalog(self) -> SuiteCatalog:
+        """The committed suites, read once."""
+        return SuiteCatalog(self)
+
+    @cached_property
     def suites(self) -> list[DerivedSuite]:
         """Every event's derived suite."""
         return derive_suites(self.contracts, self.config)
@@ -153,7 +158,7 @@ class Project:
         """Check the selected events' window in the warehouse, store the result, then alert."""
         from eventqa.warehouse import WarehouseError
 
-        runner = Runner(self)
+        runner = self.catalog
         jobs = runner.load_jobs(selection)
         window = default_window(self.config, since, until)
         try:
@@ -170,7 +175,7 @@ class Project:
 
     def _run(
         self,
-        runner: Runner,
+        runner: SuiteCatalog,
         jobs: list[Any],
         window: Window,
         selection: Selection,
@@ -243,7 +248,7 @@ class Project:
         from eventqa.execution.runner import DIALECTS, future_after
         from eventqa.suites.columns import quote_identifier
 
-        job = Runner(self).all_jobs.get(event.event)
+        job = self.catalog.all_jobs.get(event.event)
         if job is None:
             return {}
         dialect = DIALECTS[self.config.warehouse.type]()
@@ -267,7 +272,7 @@ class Project:
         """The scheduler's last heartbeat, each event's last stored run, and all events."""
         store = self.result_store()
         try:
-            return store.heartbeat(), store.last_runs(), sorted(Runner(self).all_jobs)
+            return store.heartbeat(), store.last_runs(), sorted(self.catalog.all_jobs)
         finally:
             store.close()
 
@@ -276,7 +281,7 @@ class Project:
         from eventqa.alerting.blocks import failure_message
         from eventqa.errors import UsageError
 
-        known = sorted(Runner(self).all_jobs)
+        known = sorted(self.catalog.all_jobs)
         if event not in known:
             raise UsageError(f"unknown event {event!r}{_suggest(event, known)}")
         store = self.result_store()
@@ -335,7 +340,7 @@ class Project:
         """The event's recent runs from the results store, newest first."""
         from eventqa.errors import UsageError
 
-        known = sorted(Runner(self).all_jobs)
+        known = sorted(self.catalog.all_jobs)
         if event not in known:
             raise UsageError(f"unknown event {event!r}{_suggest(event, known)}")
         store = self.result_store()
@@ -366,8 +371,8 @@ def _suggest(name: str, known: list[str]) -> str:
     return f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
 
 
-class Runner:
-    """Runs committed suites from expectations/ against the configured warehouse."""
+class SuiteCatalog:
+    """The committed suites in expectations/ (what `run` checks: what was reviewed)."""
 
     def __init__(self, project: Project):
         self.project = project
