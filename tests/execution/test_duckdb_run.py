@@ -280,3 +280,34 @@ def test_concurrent_events_give_the_same_results_as_one_at_a_time(example_projec
     assert [e["event"] for e in concurrent["events"]] == [e["event"] for e in sequential["events"]]
     assert concurrent == sequential
     assert len(sequential["events"]) == 13
+
+
+def test_reproduction_sql_lists_exactly_the_failing_rows(make_project):
+    from eventqa.execution.projection import DuckDBSQL, failing_rows_sql, window_parameters
+
+    rows = [
+        ("thing_happened", AT, good()),
+        ("thing_happened", AT, good(small="7")),  # type
+        ("thing_happened", AT, good(extra=1)),  # drift
+        ("thing_happened", AT, good(small=2, maybe=2)),  # compare rule
+    ]
+    project = build(make_project, rows)
+    suite = project.catalog.all_jobs["thing_happened"].suite
+    window = window_parameters("thing_happened", SINCE, UNTIL)
+
+    def failing(check: str, column: str | None, type_: str | None = None) -> list:
+        (position,) = [
+            i
+            for i, e in enumerate(suite["expectations"])
+            if e["meta"]["check"] == check
+            and e["kwargs"].get("column") == column
+            and type_ in (None, e["type"])
+        ]
+        sql = failing_rows_sql(suite, position, "backend__events", window, DuckDBSQL())
+        with duckdb.connect(str(project.directory / "wh.duckdb"), read_only=True) as connection:
+            return connection.execute(sql).fetchall()
+
+    assert [row[0] for row in failing("type", "small")] == ["e1"]
+    assert failing("undeclared_keys", "keys(payload)") == [("extra",)]
+    assert [row[0] for row in failing("rule:compare", None)] == ["e3"]
+    assert failing("event_id", "event_id", "expect_column_values_to_be_unique") == []

@@ -10,7 +10,7 @@ from eventqa.config.models import SnowflakeWarehouse
 from eventqa.errors import ConfigError
 from eventqa.service import Selection
 from eventqa.warehouse import TerminalWarehouseError, TransientWarehouseError
-from eventqa.warehouse.snowflake import Snowflake, connection_parameters, describe
+from eventqa.warehouse.snowflake import Snowflake, connection_parameters
 from tests.warehouse.conftest import write_connections
 
 pytestmark = pytest.mark.snowflake
@@ -77,6 +77,7 @@ def test_unreachable_snowflake_is_retried_then_reported(
     with pytest.raises(TransientWarehouseError, match="Snowflake is unreachable") as error:
         snow.run(Selection(events=("user_followed_user",)), until - timedelta(days=1), until)
     assert error.value.exit_code == 3
+    assert "hunter2-not-for-logs" not in f"{error.value} {error.value.hint}"
     assert attempts == [2.0, 8.0]  # three attempts, backing off in between
 
 
@@ -90,7 +91,6 @@ def test_settings_come_from_connections_toml_then_environment(
         SnowflakeWarehouse(type="snowflake", connection_name="prod", schema="RAW")
     )
     assert (params["user"], params["role"], params["schema"]) == ("fake", "ANALYST", "RAW")
-    assert "'snow'" not in repr(describe(params))  # the password is masked wherever it is shown
 
     with pytest.raises(
         ConfigError,
@@ -122,7 +122,6 @@ def test_key_pair_auth_is_passed_to_the_connector(monkeypatch, tmp_path):
     monkeypatch.setenv("SNOWFLAKE_PRIVATE_KEY_PASSPHRASE", "s3cret")
     params = connection_parameters(SnowflakeWarehouse(type="snowflake"))
     assert params["private_key_file"].endswith("rsa_key.p8")
-    assert "s3cret" not in repr(describe(params))
 
 
 def test_driver_errors_are_classified():

@@ -578,8 +578,6 @@ def failing_rows_sql(
     relation = Relation(grain, "p", set(referenced_columns(expectation)))
     if kind == "unexpected_rows_expectation":
         relation.columns |= {c for c in suite["meta"]["eventqa"]["columns"] if relation_of(c) == ""}
-    if grain.startswith("keys("):
-        relation.query = None
     projection = Projection(suite, sql)
     column = quote_identifier(kwargs.get("column", ""))
     values = ", ".join(_sql_value(v, sql) for v in kwargs.get("value_set", []))
@@ -619,12 +617,7 @@ def failing_rows_sql(
                 f"{_sql_value(row_condition['parameter'], sql)}"
             )
         body = f"SELECT * FROM p WHERE {where}"
-    select = projection.select(relation, table) if not grain.startswith("keys(") else None
-    if select is None:  # keys: one row per key, with the event it belongs to
-        _, target = parse_column(grain)
-        owner = relation_of(target)
-        path = projection._relative(target, owner) if target != ROOT else []
-        select = sql.keys(projection._base(owner, table), path, quote_identifier(grain))
+    select = projection.select(relation, table)  # keys relations included
     for name, value in window.items():
         select = select.replace(sql.param(name), _sql_value(value, sql))
     return f"WITH p AS ({select})\n{body}\nLIMIT 100"

@@ -14,8 +14,6 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import SecretStr
-
 from eventqa.config.models import SnowflakeWarehouse
 from eventqa.errors import ConfigError
 from eventqa.suites.columns import quote_identifier
@@ -42,7 +40,6 @@ ENVIRONMENT = {
     "port": "SNOWFLAKE_PORT",
     "protocol": "SNOWFLAKE_PROTOCOL",
 }
-SECRETS = frozenset({"password", "private_key_file_pwd", "token", "private_key"})
 # Connector errors worth retrying: it could not reach Snowflake, or the request timed out.
 TRANSIENT_ERRNOS = frozenset({250001, 250003, 251011, 251012, 290500, 290502, 290503, 290504})
 AUTH_ERRNOS = frozenset({390100, 390144, 390318, 251005, 251006})
@@ -107,11 +104,6 @@ def connection_parameters(settings: SnowflakeWarehouse) -> dict[str, Any]:
     # Without it the connector retries failing requests for ever; a run must end (exit 3).
     params.setdefault("network_timeout", 300)
     return params
-
-
-def describe(params: dict[str, Any]) -> dict[str, Any]:
-    """Parameters safe to show: secrets masked."""
-    return {k: SecretStr(str(v)) if k in SECRETS else v for k, v in params.items()}
 
 
 class Snowflake(Warehouse):
