@@ -122,6 +122,7 @@ def _check_result(result: Any, sensitive: set[str]) -> CheckResult:
     return CheckResult(
         expectation_type=config.type,
         column=column,
+        check_id=meta.get("id", ""),
         status=_check_status(bool(result.success), meta.get("severity", "error"), raised),
         severity=meta.get("severity", "error"),
         check=meta.get("check", ""),

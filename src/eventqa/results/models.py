@@ -35,6 +35,8 @@ class CheckResult(Result):
 
     expectation_type: str
     column: str | None
+    # Stable id of the expectation (its `meta.id`): survives reordering and edits elsewhere.
+    check_id: str = ""
     status: Status
     severity: str
     check: str
