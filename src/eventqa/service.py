@@ -182,36 +182,39 @@ class Project:
         progress: Callable[[str, int, int], None] | None,
         alert: bool,
     ) -> RunResult:
-        from eventqa.execution.runner import run_event, run_table
         from eventqa.warehouse import open_warehouse
 
         warehouse = open_warehouse(self.config)
         run_id = uuid.uuid4().hex[:12]
-        results = []
-        workers = min(self.config.defaults.concurrency, len(jobs))
+        declared = runner.tables(selection) if selection.table or selection.all else {}
+        by_table: dict[str, list[Any]] = {}
+        for job in jobs:
+            by_table.setdefault(job.table, []).append(job)
+        for table in declared:
+            by_table.setdefault(table, [])
+        results, tables, done = [], [], 0
+        # One statement per table window; tables run side by side, each on its own connection.
+        workers = max(1, min(self.config.defaults.concurrency, len(by_table)))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="eventqa") as pool:
             futures = {
                 pool.submit(
-                    self._with_retries, run_event, warehouse, job, window.since, window.until,
-                    f"eq_{run_id}_{index}",
-                ): job
-                for index, job in enumerate(jobs)
+                    self._with_retries, _check_table, warehouse, table, table_jobs,
+                    declared.get(table), window,
+                ): table
+                for table, table_jobs in by_table.items()
             }  # fmt: skip
             for future in as_completed(futures):
-                results.append(future.result())
-                if progress:
-                    progress(futures[future].event, len(results), len(jobs))
+                checked = future.result()
+                results += checked.events
+                if checked.table is not None:
+                    tables.append(checked.table)
+                for event in checked.events:
+                    done += 1
+                    if progress:
+                        progress(event.event, done, len(jobs))
         order = {job.event: index for index, job in enumerate(jobs)}
         results.sort(key=lambda result: order[result.event])
-        tables = []
-        if selection.table or selection.all:
-            for index, (table, (declared, origin)) in enumerate(runner.tables(selection).items()):
-                tables.append(
-                    self._with_retries(
-                        run_table, warehouse, table, declared, origin, window.since, window.until,
-                        f"eq_{run_id}_t{index}",
-                    )
-                )  # fmt: skip
+        tables.sort(key=lambda table: list(declared).index(table.table))
         run = RunResult(run_id=run_id, window=window, events=results, tables=tables)
         store = self.result_store()
         try:
@@ -243,29 +246,12 @@ class Project:
         return Alerter(self.config, store, self.notifier(), self._failing_rows_sql)
 
     def _failing_rows_sql(self, event: Any, run: RunResult) -> dict[int, str]:
-        """SQL listing the failing rows of an event's first failing checks, by check position."""
-        from eventqa.execution.projection import failing_rows_sql, window_parameters
-        from eventqa.execution.runner import DIALECTS, future_after
-        from eventqa.suites.columns import quote_identifier
-
-        job = self.catalog.all_jobs.get(event.event)
-        if job is None:
-            return {}
-        dialect = DIALECTS[self.config.warehouse.type]()
-        window = window_parameters(
-            event.event,
-            run.window.since,
-            run.window.until,
-            future_after(job.suite, run.window.until),
-        )
+        """The stored reproduction SQL of an event's first failing checks, by check position."""
+        del run  # the SQL was written by the compiler when the run ran, and stored with it
         found: dict[int, str] = {}
         for position, check in enumerate(event.checks):
-            if check.status.value in ("failed", "warned") and len(found) < 2:
-                sql = failing_rows_sql(
-                    job.suite, position, quote_identifier(job.table), window, dialect
-                )
-                if sql:
-                    found[position] = sql
+            if check.reproduction_sql and len(found) < 2:
+                found[position] = check.reproduction_sql
         return found
 
     def status(self) -> tuple[datetime | None, list[dict[str, Any]], list[str]]:
@@ -437,9 +423,16 @@ class SuiteCatalog:
         return chosen
 
 
-def default_window(config: Config, since: datetime | None, until: datetime | None) -> Window:
-    """[since, until): until defaults to now, since to until minus `defaults.window`."""
-    end = (until or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
+def default_window(
+    config: Config, since: datetime | None, until: datetime | None, now: datetime | None = None
+) -> Window:
+    """[since, until): until defaults to now, since to until minus `defaults.window`.
+
+    Whether the run is live (its `until` within the allowed clock skew of now) is decided here,
+    once: a live run also reads the events dated after `until` plus the skew.
+    """
+    now = now or datetime.now(UTC)
+    end = (until or now).astimezone(UTC).replace(microsecond=0)
     start = (since or end - config.defaults.window).astimezone(UTC)
     if start >= end:
         from eventqa.errors import UsageError
@@ -447,4 +440,17 @@ def default_window(config: Config, since: datetime | None, until: datetime | Non
         raise UsageError(
             f"--since ({start.isoformat()}) must be before --until ({end.isoformat()})"
         )
-    return Window(since=start, until=end)
+    skew = config.defaults.future_skew
+    live = now - end <= skew
+    return Window(since=start, until=end, future_after=end + skew if live else None)
+
+
+def _check_table(warehouse: Any, table: str, jobs: list[Any], declared: Any, window: Window) -> Any:
+    """One table window's checks on a connection of its own."""
+    from eventqa.execution.runner import run_tables
+
+    connection = warehouse.connect()
+    try:
+        return run_tables(warehouse, connection, table, jobs, declared, window)
+    finally:
+        warehouse.close(connection)

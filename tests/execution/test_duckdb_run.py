@@ -283,8 +283,6 @@ def test_concurrent_events_give_the_same_results_as_one_at_a_time(example_projec
 
 
 def test_reproduction_sql_lists_exactly_the_failing_rows(make_project):
-    from eventqa.execution.projection import DuckDBSQL, failing_rows_sql, window_parameters
-
     rows = [
         ("thing_happened", AT, good()),
         ("thing_happened", AT, good(small="7")),  # type
@@ -292,22 +290,16 @@ def test_reproduction_sql_lists_exactly_the_failing_rows(make_project):
         ("thing_happened", AT, good(small=2, maybe=2)),  # compare rule
     ]
     project = build(make_project, rows)
-    suite = project.catalog.all_jobs["thing_happened"].suite
-    window = window_parameters("thing_happened", SINCE, UNTIL)
+    _, checks = run(project)
 
-    def failing(check: str, column: str | None, type_: str | None = None) -> list:
-        (position,) = [
-            i
-            for i, e in enumerate(suite["expectations"])
-            if e["meta"]["check"] == check
-            and e["kwargs"].get("column") == column
-            and type_ in (None, e["type"])
-        ]
-        sql = failing_rows_sql(suite, position, "backend__events", window, DuckDBSQL())
+    def failing(check: str, column: str | None) -> list:
+        sql = checks[(check, column)].reproduction_sql
+        assert sql is not None, (check, column)
         with duckdb.connect(str(project.directory / "wh.duckdb"), read_only=True) as connection:
             return connection.execute(sql).fetchall()
 
     assert [row[0] for row in failing("type", "small")] == ["e1"]
     assert failing("undeclared_keys", "keys(payload)") == [("extra",)]
     assert [row[0] for row in failing("rule:compare", None)] == ["e3"]
-    assert failing("event_id", "event_id", "expect_column_values_to_be_unique") == []
+    # Passing checks carry no reproduction SQL: there is nothing to list.
+    assert all(c.reproduction_sql is None for c in checks.values() if c.status == Status.PASSED)

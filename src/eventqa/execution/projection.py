@@ -6,8 +6,9 @@ per event, one row per element of a repeated field, one row per key of an object
 a single scan of the event's window, so the JSON is parsed once per window and every expectation
 then runs as a cheap aggregate over the temporary table.
 
-The SQL is the same for every warehouse except for a few hooks (`DuckDBSQL`, `SnowflakeSQL`):
-how to read a value's JSON text, unnest an array, list an object's keys, cast, and bind. JSON kinds
+The SQL is the same for every warehouse except for the few hooks each adapter's dialect supplies
+(`eventqa.warehouse.dialect`): how to read a value's JSON text, unnest an array, list an object's
+keys, cast, and write literals. JSON kinds
 are read lexically from the value's JSON text, so both warehouses classify every value alike.
 """
 
@@ -15,13 +16,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
-from typing_extensions import override
-
 from eventqa.contracts.model import INTEGER_RANGES, ValueType
+from eventqa.results.models import Window
 from eventqa.suites.columns import ROOT, parse_column, quote_identifier, relation_of
+from eventqa.warehouse.dialect import DialectSQL
 
 # Patterns avoid backslashes: Snowflake string literals treat them as escapes, DuckDB's do not.
 # RFC 3339 as proto3 JSON writes Timestamps: 2024-05-01T12:00:00Z, fractions and offsets allowed.
@@ -31,15 +31,7 @@ RFC3339 = (
 BASE64 = "([A-Za-z0-9+/_-]{4})*([A-Za-z0-9+/_-]{2}(==)?|[A-Za-z0-9+/_-]{3}=?)?"
 DURATION = "-?[0-9]+([.][0-9]{1,9})?s"
 FLOAT_MAX = "3.4028234663852886e38"
-_DUCKDB_INTEGERS = {
-    ValueType.INT32: "INTEGER",
-    ValueType.INT64: "BIGINT",
-    ValueType.UINT32: "UINTEGER",
-    ValueType.UINT64: "UBIGINT",
-}
 _ROW_COLUMNS = ("event_id", "event_timestamp", "event_name")
-# Compared with $future_after when a run is not live: no event is dated after it.
-NEVER = datetime(9999, 12, 31, tzinfo=UTC)
 
 
 @dataclass
@@ -110,286 +102,25 @@ def expectation_grain(expectation: dict[str, Any]) -> str:
     return grains.pop() if len(grains) == 1 else ""
 
 
-def window_parameters(
-    event: str, since: datetime, until: datetime, future_after: datetime | None = None
-) -> dict[str, Any]:
-    """Bound parameters of every projection query (never formatted into SQL).
+def window_predicate(window: Window, sql: DialectSQL) -> str:
+    """The rows of a run's window, written with literals (the SQL shown is the SQL that ran).
 
-    The window is [since, until). In a live run (`until` is about now) it also takes the events
-    dated after `future_after` (until plus the allowed skew): they are what the "not in the
-    future" check exists to catch. A re-run of an old window leaves them out (`NEVER`), since
-    events dated after an old `until` are simply later events.
+    The window is [since, until). In a live run it also takes the events dated after
+    `future_after` (until plus the allowed skew): they are what the "not in the future" check
+    exists to catch. A re-run of an old window leaves them out, since events dated after an old
+    `until` are simply later events.
     """
-    return {
-        "event_name": event,
-        "since": since,
-        "until": until,
-        "future_after": future_after or NEVER,
-    }
+    since, until = sql.timestamp_literal(window.since), sql.timestamp_literal(window.until)
+    within = f"event_timestamp >= {since} AND event_timestamp < {until}"
+    if window.future_after is None:
+        return f"({within})"
+    return f"(({within}) OR event_timestamp > {sql.timestamp_literal(window.future_after)})"
 
 
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
-class DialectSQL:
-    """The few SQL fragments that differ between warehouses."""
-
-    # Read row-grain object keys in the row table's scan (worth it where reading JSON parses it).
-    keys_in_row_table = False
-
-    def param(self, name: str) -> str:
-        """A bound parameter placeholder."""
-        raise NotImplementedError
-
-    def json_text(self, doc: str, path: list[str]) -> str:
-        """The JSON text of the value at `path` in `doc` (NULL when absent)."""
-        raise NotImplementedError
-
-    def string_value(self, doc: str, path: list[str]) -> str:
-        """The value at `path` as text, a JSON string without its quotes."""
-        raise NotImplementedError
-
-    def full_match(self, text: str, pattern: str) -> str:
-        """Whether `text` matches the regular expression as a whole."""
-        raise NotImplementedError
-
-    def to_integer(self, text: str, value_type: ValueType) -> str:
-        """Text to an integer of the proto width, NULL when it is not one or out of range."""
-        raise NotImplementedError
-
-    def extract(self, doc: str, paths: list[list[str]]) -> tuple[list[str], list[tuple[str, str]]]:
-        """Read many values from `doc` at once.
-
-        Returns the expressions of a SELECT over the relation's rows, and for each path the
-        (JSON text, string) expressions that a SELECT over that one reads them with.
-        """
-        selected, refs = [], []
-        for index, path in enumerate(paths):
-            selected += [
-                f"{self.json_text(doc, path)} AS t{index}",
-                f"{self.string_value(doc, path)} AS s{index}",
-            ]
-            refs.append((f"t{index}", f"s{index}"))
-        return selected, refs
-
-    def key_list(self, doc: str, path: list[str]) -> str:
-        """The keys of the object at `path`, as a list (NULL when it is not an object)."""
-        raise NotImplementedError
-
-    def unnest_keys(self, table: str, column: str, alias: str) -> str:
-        """One row per key in a key-list column of `table`."""
-        raise NotImplementedError
-
-    def to_double(self, text: str) -> str:
-        """Text to a double, NULL when it is not one."""
-        raise NotImplementedError
-
-    def to_timestamp(self, text: str) -> str:
-        """RFC 3339 text to a timestamp with time zone, NULL when it is not one."""
-        raise NotImplementedError
-
-    def source(self, table: str) -> str:
-        """event_id, event_timestamp, event_name, raw (payload text) and doc (parsed payload)."""
-        raise NotImplementedError
-
-    def elements(self, parent: str, path: list[str]) -> str:
-        """One row per element of the array at `path` in each parent row's doc."""
-        raise NotImplementedError
-
-    def keys(self, base: str, path: list[str], alias: str) -> str:
-        """One row per key of the object at `path` in each row's doc."""
-        raise NotImplementedError
-
-    def timestamp_literal(self, value: datetime) -> str:
-        """A timestamp with time zone written into SQL."""
-        raise NotImplementedError
-
-    def window_filter(self) -> str:
-        """The event's rows in the window (and, in live runs, those dated in the future)."""
-        p = self.param
-        return (
-            f"event_name = {p('event_name')} AND ("
-            f"(event_timestamp >= {p('since')} AND event_timestamp < {p('until')}) "
-            f"OR event_timestamp > {p('future_after')})"
-        )
-
-
-class DuckDBSQL(DialectSQL):
-    """DuckDB: payload stored as JSON (or VARCHAR), JSON paths, json_each and json_keys."""
-
-    keys_in_row_table = True
-
-    @override
-    def timestamp_literal(self, value: datetime) -> str:
-        return f"TIMESTAMPTZ '{value.isoformat()}'"
-
-    @override
-    def param(self, name: str) -> str:
-        return f"${name}"
-
-    @staticmethod
-    def _path(path: list[str]) -> str:
-        return _literal("$" + "".join('."' + part.replace('"', '\\"') + '"' for part in path))
-
-    @override
-    def json_text(self, doc: str, path: list[str]) -> str:
-        if not path:
-            return f"CAST({doc} AS VARCHAR)"
-        return f"CAST(json_extract({doc}, {self._path(path)}) AS VARCHAR)"
-
-    @override
-    def string_value(self, doc: str, path: list[str]) -> str:
-        return f"json_extract_string({doc}, {self._path(path)})"
-
-    @override
-    def full_match(self, text: str, pattern: str) -> str:
-        return f"regexp_full_match({text}, {_literal(pattern)})"
-
-    @override
-    def to_integer(self, text: str, value_type: ValueType) -> str:
-        # The exact width: TRY_CAST is NULL out of range, no separate range check needed.
-        return f"TRY_CAST({text} AS {_DUCKDB_INTEGERS[value_type]})"
-
-    @override
-    def extract(self, doc: str, paths: list[list[str]]) -> tuple[list[str], list[tuple[str, str]]]:
-        # One parse of each document for all paths: DuckDB's list form of json_extract.
-        if not paths:
-            return [], []
-        # JSON is stored as text and every JSON function parses its document again, so take all
-        # values in one parse, then read each value's string form from that small value.
-        listed = ", ".join(self._path(path) for path in paths)
-        selected = [f"json_extract({doc}, [{listed}]) AS texts"]
-        refs = [
-            (f"CAST(texts[{i}] AS VARCHAR)", f"json_extract_string(texts[{i}], '$')")
-            for i in range(1, len(paths) + 1)
-        ]
-        return selected, refs
-
-    @override
-    def key_list(self, doc: str, path: list[str]) -> str:
-        # The object test reads the value's first character, not its parsed type: no extra parse.
-        return (
-            f"CASE WHEN substr({self.json_text(doc, path)}, 1, 1) = '{{' "
-            f"THEN json_keys({doc}, {self._path(path)}) END"
-        )
-
-    @override
-    def unnest_keys(self, table: str, column: str, alias: str) -> str:
-        return f"SELECT unnest({column}) AS {alias} FROM {table}"
-
-    @override
-    def to_double(self, text: str) -> str:
-        return f"TRY_CAST({text} AS DOUBLE)"
-
-    @override
-    def to_timestamp(self, text: str) -> str:
-        return f"TRY_CAST({text} AS TIMESTAMPTZ)"
-
-    @override
-    def source(self, table: str) -> str:
-        return (
-            # TRY_CAST parses once: NULL for text that is not JSON.
-            "SELECT event_id, event_timestamp, event_name, raw, TRY_CAST(raw AS JSON) AS doc FROM ("
-            "SELECT event_id, event_timestamp, event_name, CAST(payload AS VARCHAR) AS raw "
-            f"FROM {table} WHERE {self.window_filter()})"
-        )
-
-    @override
-    def elements(self, parent: str, path: list[str]) -> str:
-        return (
-            f"SELECT s.event_id, s.event_timestamp, s.event_name, e.value AS doc "
-            f"FROM ({parent}) AS s, json_each(s.doc, {self._path(path)}) AS e "
-            f"WHERE substr({self.json_text('s.doc', path)}, 1, 1) = '['"
-        )
-
-    @override
-    def keys(self, base: str, path: list[str], alias: str) -> str:
-        return (
-            f"SELECT unnest(json_keys(doc, {self._path(path)})) AS {alias} FROM ({base}) AS b "
-            f"WHERE substr({self.json_text('doc', path)}, 1, 1) = '{{'"
-        )
-
-
-class SnowflakeSQL(DialectSQL):
-    """Snowflake: payload stored as VARIANT, bracket paths, LATERAL FLATTEN and OBJECT_KEYS."""
-
-    @override
-    def timestamp_literal(self, value: datetime) -> str:
-        return f"'{value.isoformat()}'::TIMESTAMP_TZ"
-
-    @override
-    def param(self, name: str) -> str:
-        return f"%({name})s"
-
-    @staticmethod
-    def _get(doc: str, path: list[str]) -> str:
-        return doc + "".join(f"[{_literal(part)}]" for part in path)
-
-    @override
-    def json_text(self, doc: str, path: list[str]) -> str:
-        return f"TO_JSON({self._get(doc, path)})"
-
-    @override
-    def string_value(self, doc: str, path: list[str]) -> str:
-        if not path:  # an element itself: cast where FLATTEN produced it (see `elements`)
-            return "element_string"
-        return f"CAST({self._get(doc, path)} AS VARCHAR)"
-
-    @override
-    def full_match(self, text: str, pattern: str) -> str:
-        return f"REGEXP_LIKE({text}, {_literal(pattern)})"  # Snowflake anchors the whole string
-
-    @override
-    def to_integer(self, text: str, value_type: ValueType) -> str:
-        low, high = INTEGER_RANGES[value_type]
-        number = f"TRY_CAST({text} AS NUMBER(38, 0))"
-        return f"CASE WHEN {number} BETWEEN {low} AND {high} THEN {number} END"
-
-    @override
-    def key_list(self, doc: str, path: list[str]) -> str:
-        target = self._get(doc, path)
-        return f"CASE WHEN substr(TO_JSON({target}), 1, 1) = '{{' THEN OBJECT_KEYS({target}) END"
-
-    @override
-    def unnest_keys(self, table: str, column: str, alias: str) -> str:
-        return (
-            f"SELECT CAST(k.value AS VARCHAR) AS {alias} FROM {table} AS r, "
-            f"LATERAL FLATTEN(input => r.{column}) AS k"
-        )
-
-    @override
-    def to_double(self, text: str) -> str:
-        return f"TRY_CAST({text} AS DOUBLE)"
-
-    @override
-    def to_timestamp(self, text: str) -> str:
-        return f"TRY_CAST({text} AS TIMESTAMP_TZ)"
-
-    @override
-    def source(self, table: str) -> str:
-        return (
-            "SELECT event_id, event_timestamp, event_name, TO_JSON(payload) AS raw, "
-            f"payload AS doc FROM {table} WHERE {self.window_filter()}"
-        )
-
-    @override
-    def elements(self, parent: str, path: list[str]) -> str:
-        return (
-            f"SELECT s.event_id, s.event_timestamp, s.event_name, e.value AS doc, "
-            # Cast FLATTEN's value directly: a string element becomes its text, unquoted.
-            f"CAST(e.value AS VARCHAR) AS element_string "
-            f"FROM ({parent}) AS s, LATERAL FLATTEN(input => {self._get('s.doc', path)}) AS e "
-            f"WHERE substr({self.json_text('s.doc', path)}, 1, 1) = '['"
-        )
-
-    @override
-    def keys(self, base: str, path: list[str], alias: str) -> str:
-        return (
-            f"SELECT CAST(k.value AS VARCHAR) AS {alias} FROM ({base}) AS b, "
-            f"LATERAL FLATTEN(input => OBJECT_KEYS({self._get('b.doc', path)})) AS k "
-            f"WHERE substr({self.json_text('b.doc', path)}, 1, 1) = '{{'"
-        )
+def event_rows(table: str, event: str, window: Window, sql: DialectSQL) -> str:
+    """One event's rows of the window, payload parsed (the projection's source)."""
+    where = f"event_name = {sql.literal(event)} AND {window_predicate(window, sql)}"
+    return sql.source(table, where)
 
 
 class Projection:
@@ -400,6 +131,10 @@ class Projection:
         self.types: dict[str, str] = meta["columns"]
         self.int64_as_string = meta["payload"]["int64_encoding"] == "string"
         self.sql = dialect
+
+    def is_timestamp(self, column: str) -> bool:
+        """Whether a column holds timestamps (they travel through JSON as epoch microseconds)."""
+        return column == "event_timestamp" or self.types.get(column) == "timestamp"
 
     # -- paths --------------------------------------------------------------------------------
 
@@ -462,23 +197,23 @@ class Projection:
 
     # -- relations ----------------------------------------------------------------------------
 
-    def _base(self, grain: str, table: str) -> str:
+    def _base(self, grain: str, source: str) -> str:
         """The rows of a grain: the window's events, or the elements of a repeated field."""
         if not grain:
-            return self.sql.source(table)
+            return source
         parent_grain, _, _ = grain.removesuffix("[]").rpartition("[]")
         parent_grain = parent_grain + "[]" if parent_grain else ""
         path = self._relative(grain.removesuffix("[]"), parent_grain)
-        return self.sql.elements(self._base(parent_grain, table), path)
+        return self.sql.elements(self._base(parent_grain, source), path)
 
-    def select(self, relation: Relation, table: str) -> str:
-        """The SELECT that materialises a relation of the event window."""
+    def select(self, relation: Relation, source: str) -> str:
+        """The SELECT of a relation of the event window; `source` is `event_rows(...)`."""
         if relation.grain.startswith("keys("):
             _, target = parse_column(relation.grain)
             owner = relation_of(target)
             path = self._relative(target, owner) if target != ROOT else []
             alias = quote_identifier(relation.grain)
-            return self.sql.keys(self._base(owner, table), path, alias)
+            return self.sql.keys(self._base(owner, source), path, alias)
         # Four levels, so each expression is computed once per row: extraction (the JSON text
         # and string of every path, in as few parses as the dialect allows), their plain columns
         # (t, s), their kinds (k), and the projection's columns.
@@ -518,7 +253,7 @@ class Projection:
             outer.append(f"{typed} AS {alias}")
         extracted, refs = self.sql.extract("doc", paths)
         plain += [f"{text} AS t{i}, {string} AS s{i}" for i, (text, string) in enumerate(refs)]
-        rows = self._base(relation.grain, table)
+        rows = self._base(relation.grain, source)
         if extracted:
             rows = f"SELECT *, {', '.join(extracted)} FROM ({rows}) AS w"
         return (
@@ -533,91 +268,9 @@ class Projection:
         column = quote_identifier(relation.grain)
         return self.sql.unnest_keys(quote_identifier(relation.table), column, column)
 
-    def create(self, relation: Relation, table: str) -> str:
+    def create(self, relation: Relation, source: str) -> str:
         """CREATE TEMPORARY TABLE for a relation of the event window."""
         return (
             f"CREATE OR REPLACE TEMPORARY TABLE {quote_identifier(relation.table)} AS "
-            f"{self.select(relation, table)}"
+            f"{self.select(relation, source)}"
         )
-
-    def raw_samples(self, column: str, relation_table: str, table: str, limit: int) -> str:
-        """JSON text of a row-grain column where its typed value failed to conform."""
-        path = self._relative(column, "")
-        typed, kind = quote_identifier(column), quote_identifier(f"json_type({column})")
-        failing = (
-            f"SELECT event_id FROM {quote_identifier(relation_table)} "
-            f"WHERE {typed} IS NULL AND {kind} IS NOT NULL AND {kind} <> 'null'"
-        )
-        return (
-            f"SELECT {self.sql.json_text('doc', path)} AS sample FROM ({self.sql.source(table)}) "
-            f"AS w WHERE event_id IN ({failing}) ORDER BY event_id LIMIT {limit}"
-        )
-
-
-def _sql_value(value: Any, sql: DialectSQL) -> str:
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, datetime):
-        return sql.timestamp_literal(value)
-    return _literal(str(value))
-
-
-def failing_rows_sql(
-    suite: dict[str, Any], position: int, table: str, window: dict[str, Any], sql: DialectSQL
-) -> str | None:
-    """SQL listing the rows that fail the suite's `position`-th expectation, ready to paste.
-
-    The window is written in as literals. None for checks about the whole window (row counts,
-    proportions, maxima), which have no failing rows to list.
-    """
-    expectation = suite["expectations"][position]
-    kwargs, kind = expectation["kwargs"], expectation["type"]
-    grain = expectation_grain(expectation)
-    relation = Relation(grain, "p", set(referenced_columns(expectation)))
-    if kind == "unexpected_rows_expectation":
-        relation.columns |= {c for c in suite["meta"]["eventqa"]["columns"] if relation_of(c) == ""}
-    projection = Projection(suite, sql)
-    column = quote_identifier(kwargs.get("column", ""))
-    values = ", ".join(_sql_value(v, sql) for v in kwargs.get("value_set", []))
-    condition: str | None = {
-        "expect_column_values_to_not_be_null": f"{column} IS NULL",
-        "expect_column_values_to_be_null": f"{column} IS NOT NULL",
-        "expect_column_values_to_be_in_set": f"{column} NOT IN ({values})",
-        "expect_column_values_to_not_be_in_set": f"{column} IN ({values})",
-        "expect_column_values_to_be_unique": (
-            f"{column} IN (SELECT {column} FROM p GROUP BY {column} HAVING count(*) > 1)"
-        ),
-    }.get(kind)
-    if kind == "expect_column_values_to_be_between":
-        bounds = []
-        for key, operator in (("min_value", "<"), ("max_value", ">")):
-            bound = kwargs.get(key)
-            if isinstance(bound, dict):  # a suite parameter such as until_plus_5m
-                from eventqa.execution.runner import suite_parameters
-
-                bound = suite_parameters(suite, window["until"]).get(bound["$PARAMETER"])
-            if bound is not None:
-                bounds.append(f"{column} {operator} {_sql_value(bound, sql)}")
-        condition = " OR ".join(bounds) or None
-    if kind == "unexpected_rows_expectation":
-        body = kwargs["unexpected_rows_query"].replace("{batch}", "p")
-    elif condition is None:
-        return None
-    else:
-        where = f"({condition})"
-        row_condition = kwargs.get("row_condition")
-        if isinstance(row_condition, dict) and "column" in row_condition:
-            compare = {"==": "=", "!=": "<>"}.get(
-                row_condition["operator"], row_condition["operator"]
-            )
-            where += (
-                f" AND {quote_identifier(row_condition['column']['name'])} {compare} "
-                f"{_sql_value(row_condition['parameter'], sql)}"
-            )
-        body = f"SELECT * FROM p WHERE {where}"
-    select = projection.select(relation, table)  # keys relations included
-    for name, value in window.items():
-        select = select.replace(sql.param(name), _sql_value(value, sql))
-    return f"WITH p AS ({select})\n{body}\nLIMIT 100"

@@ -1,38 +1,47 @@
-"""Run an event's suite in the warehouse with Great Expectations' own SQL engine.
+"""Run suites in the warehouse as compiled SQL: one statement per table window.
 
-Per event: build the window's projection (one temp table per relation, see `projection`), then let
-GX validate each relation's expectations against it. Only aggregates and at most
-`SAMPLE_SIZE` failing values per check come back to Python, never the window's rows.
+For each table, every selected event's relations (rows, elements of repeated fields, keys of
+objects) are written as common table expressions over one window of the table, and each
+expectation becomes aggregates over its relation (`compiler`). One statement returns one row per
+(event, relation) with all of its aggregates; a second, capped statement fetches samples for the
+checks that failed. Only aggregates and samples reach Python, never the window's rows.
+Expectation types the compiler does not know run through Great Expectations' engine
+(`reference`), for those expectations only.
 """
 
 from __future__ import annotations
 
-import copy
+import json
 import re
+import threading
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from eventqa.config.models import parse_duration
+from eventqa.execution.compiler import Compiled, Compiler, offending_rows
 from eventqa.execution.projection import (
-    DialectSQL,
-    DuckDBSQL,
     Projection,
     Relation,
-    SnowflakeSQL,
+    event_rows,
     expectation_grain,
     plan_relations,
-    window_parameters,
+    window_predicate,
 )
-from eventqa.results.models import CheckResult, EventResult, Status, TableResult
+from eventqa.results.models import CheckResult, EventResult, Status, TableResult, Window
 from eventqa.suites.columns import quote_identifier, relation_of
-from eventqa.warehouse import Warehouse, WarehouseError
+from eventqa.warehouse import Warehouse
+from eventqa.warehouse.dialect import DialectSQL
 
 SAMPLE_SIZE = 20
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+REPRODUCTION_LIMIT = 100
 _PARAMETER = re.compile(r"^until_(plus|minus)_(\d+[smhdw])$")
 _EXPECTED_KEYS = ("min_value", "max_value", "value_set", "regex", "or_equal", "mostly")
+# Great Expectations' suite-parameter parser and registries are not thread-safe.
+GX_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -59,14 +68,8 @@ def suite_parameters(suite: dict[str, Any], until: datetime) -> dict[str, dateti
     return values
 
 
-def future_after(suite: dict[str, Any], until: datetime) -> datetime | None:
-    """`until` plus the allowed clock skew when the run is live (`until` within the skew of now)."""
-    skew = parse_duration(suite["meta"]["eventqa"].get("future_skew", "5m"))
-    live = datetime.now(UTC) - until <= skew
-    return until + skew if live else None
-
-
-def _check_status(success: bool, severity: str, raised: bool) -> Status:
+def check_status(success: bool, severity: str, raised: bool = False) -> Status:
+    """A check's status from its outcome and severity."""
     if raised:
         return Status.ERROR
     if success:
@@ -74,200 +77,21 @@ def _check_status(success: bool, severity: str, raised: bool) -> Status:
     return Status.FAILED if severity == "error" else Status.WARNED
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
+    """A value as it is stored and printed (datetimes as ISO 8601)."""
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, (str, int, float, bool)) or value is None:
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if isinstance(value, str | int | float | bool) or value is None:
         return value
     return str(value)
 
 
-def _check_result(result: Any, sensitive: set[str]) -> CheckResult:
-    config = result.expectation_config
-    kwargs = config.kwargs
-    meta = config.meta or {}
-    details = result.result or {}
-    raised = bool(result.exception_info and result.exception_info.get("raised_exception"))
-    if not raised and result.exception_info:
-        # GX nests per-metric failures under metric ids.
-        raised = any(
-            isinstance(v, dict) and v.get("raised_exception")
-            for v in result.exception_info.values()
-        )
-    error = None
-    if raised:
-        info = result.exception_info
-        messages = [info.get("exception_message")] + [
-            v.get("exception_message") for v in info.values() if isinstance(v, dict)
-        ]
-        error = next((str(m).splitlines()[0] for m in messages if m), "the check raised")
-    column = kwargs.get("column")
-    columns = {
-        column,
-        kwargs.get("column_A"),
-        kwargs.get("column_B"),
-        *kwargs.get("column_list", []),
-    }
-    # NULLs say nothing (a failed type check's typed value is NULL by definition), and repeats
-    # crowd out other values: keep distinct non-null values, in the order GX found them.
-    unexpected = _distinct(v for v in details.get("partial_unexpected_list") or [] if v is not None)
-    samples = [] if columns & sensitive else unexpected
-    unexpected_count = details.get("unexpected_count")
-    if config.type == "unexpected_rows_expectation" and unexpected_count is None:
-        unexpected_count = details.get("observed_value")
-    return CheckResult(
-        expectation_type=config.type,
-        column=column,
-        check_id=meta.get("id", ""),
-        status=_check_status(bool(result.success), meta.get("severity", "error"), raised),
-        severity=meta.get("severity", "error"),
-        check=meta.get("check", ""),
-        description=config.description or "",
-        origin=meta.get("origin", ""),
-        unexpected_count=unexpected_count,
-        element_count=details.get("element_count"),
-        unexpected_percent=details.get("unexpected_percent"),
-        observed_value=_jsonable(details.get("observed_value")),
-        expected=_jsonable({k: kwargs[k] for k in _EXPECTED_KEYS if k in kwargs}),
-        samples=_jsonable(samples[:SAMPLE_SIZE]),
-        error=error,
-    )
-
-
-DIALECTS: dict[str, type[DialectSQL]] = {"duckdb": DuckDBSQL, "snowflake": SnowflakeSQL}
-
-
-def projection_for(warehouse: Warehouse, suite: dict[str, Any]) -> Projection:
-    """The projection builder in the warehouse's SQL dialect."""
-    return Projection(suite, DIALECTS[warehouse.name]())
-
-
-def _materialize(
-    warehouse: Warehouse,
-    datasource: Any,
-    job: EventJob,
-    since: datetime,
-    until: datetime,
-    prefix: str,
-) -> tuple[dict[str, Relation], int]:
-    """Create the window's projection temp tables; return them and the window's event count."""
-    projection = projection_for(warehouse, job.suite)
-    relations = plan_relations(job.suite, prefix, projection.sql.keys_in_row_table)
-    params = window_parameters(job.event, since, until, future_after(job.suite, until))
-    with datasource.get_execution_engine().get_connection() as connection:
-        for relation in relations.values():
-            if relation.query is None:
-                connection.exec_driver_sql(
-                    projection.create(relation, quote_identifier(job.table)), params
-                )
-        row_count = connection.exec_driver_sql(
-            f"SELECT count(*) FROM {quote_identifier(relations[''].table)}"
-        ).scalar()
-        connection.commit()  # temp tables must outlive SQLAlchemy's implicit transaction
-    return relations, int(row_count or 0)
-
-
-def _validate(
-    warehouse: Warehouse,
-    datasource: Any,
-    job: EventJob,
-    relations: dict[str, Relation],
-    since: datetime,
-    until: datetime,
-) -> list[CheckResult]:
-    """Let GX validate each relation's share of the suite; results in the suite's order."""
-    from great_expectations.core import ExpectationSuite
-
-    sensitive = set(job.suite["meta"]["eventqa"].get("sensitive", []))
-    parameters = suite_parameters(job.suite, until)
-    projection = projection_for(warehouse, job.suite)
-    # Results come back per relation; the suite's own order reads best, so remember each
-    # expectation's position in its meta (GX hands meta back with the result).
-    indexed = copy.deepcopy(job.suite["expectations"])
-    for index, expectation in enumerate(indexed):
-        expectation["meta"]["position"] = index
-    ranked: list[tuple[int, CheckResult]] = []
-    for relation in relations.values():
-        expectations = [e for e in indexed if expectation_grain(e) == relation.grain]
-        if not expectations:
-            continue
-        document = {**job.suite, "expectations": expectations}
-        document["name"] = f"{job.suite['name']}[{relation.grain or 'rows'}]"
-        asset = datasource.add_query_asset(
-            name=f"{relation.table}_{len(ranked)}", query=projection.relation_query(relation)
-        )
-        batch = asset.add_batch_definition_whole_table("window").get_batch()
-        validation = batch.validate(
-            ExpectationSuite(**document),
-            result_format={"result_format": "SUMMARY", "partial_unexpected_count": SAMPLE_SIZE},
-            expectation_parameters=parameters,
-        )
-        ranked += [
-            (r.expectation_config.meta["position"], _check_result(r, sensitive))
-            for r in validation.results
-        ]
-    checks = [check for _, check in sorted(ranked, key=lambda pair: pair[0])]
-    window = window_parameters(job.event, since, until, future_after(job.suite, until))
-    return [
-        _with_samples(warehouse, datasource, job, relations, check, sensitive, window)
-        for check in checks
-    ]
-
-
-def _with_samples(
-    warehouse: Warehouse,
-    datasource: Any,
-    job: EventJob,
-    relations: dict[str, Relation],
-    check: CheckResult,
-    sensitive: set[str],
-    window: dict[str, Any],
-) -> CheckResult:
-    """Fill samples GX cannot give: raw values behind a failed type check, rows behind a rule.
-
-    A type check's failing values are NULL in the typed column by definition, and unexpected-rows
-    expectations only count; both are what a user needs to see to act.
-    """
-    if check.status not in (Status.FAILED, Status.WARNED) or check.samples:
-        return check
-    rows = relations[""].table
-    projection = projection_for(warehouse, job.suite)
-    query: str | None = None
-    params: dict[str, Any] = {}
-    if check.check == "type" and check.column and relation_of(check.column) == "":
-        if check.column in sensitive:
-            return check
-        query = projection.raw_samples(check.column, rows, quote_identifier(job.table), SAMPLE_SIZE)
-        params = window
-    elif check.expectation_type == "unexpected_rows_expectation":
-        rule = next(
-            e for e in job.suite["expectations"]
-            if e["meta"].get("origin") == check.origin and e["type"] == check.expectation_type
-        )  # fmt: skip
-        offending = rule["kwargs"]["unexpected_rows_query"].replace(
-            "{batch}", quote_identifier(rows)
-        )
-        query = f"SELECT * FROM ({offending}) AS offending LIMIT {SAMPLE_SIZE}"
-    if query is None:
-        return check
-    with datasource.get_execution_engine().get_connection() as connection:
-        result = connection.exec_driver_sql(query, params)
-        names = list(result.keys())
-        fetched = result.fetchall()
-    if check.expectation_type == "unexpected_rows_expectation":
-        text = rule["kwargs"]["unexpected_rows_query"]
-        keep = [n for n in names if n == "event_id" or (n not in sensitive and _mentions(text, n))]
-        samples: list[Any] = [{n: row[names.index(n)] for n in keep} for row in fetched]
-    else:
-        samples = [row[0] for row in fetched]
-    return check.model_copy(update={"samples": _jsonable(samples)})
-
-
-def _distinct(values: Iterable[Any]) -> list[Any]:
+def distinct(values: Iterable[Any]) -> list[Any]:
+    """Values in order, each once."""
     seen: set[str] = set()
     kept = []
     for value in values:
@@ -278,103 +102,399 @@ def _distinct(values: Iterable[Any]) -> list[Any]:
     return kept
 
 
-def run_table(
-    warehouse: Warehouse,
-    table: str,
-    declared: list[str],
-    origin: str,
-    since: datetime,
-    until: datetime,
-    prefix: str,
-) -> TableResult:
-    """Table-level findings over the window: event names that no contract declares."""
-    import great_expectations as gx
-    from great_expectations.core import ExpectationSuite
-    from great_expectations.data_context.types.base import ProgressBarsConfig
-    from great_expectations.expectations.core.expect_column_values_to_be_in_set import (
-        ExpectColumnValuesToBeInSet,
-    )
-    from great_expectations.expectations.metadata_types import FailureSeverity
-
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
-    expectation = ExpectColumnValuesToBeInSet(
-        column="event_name",
-        value_set=sorted(declared),
-        description=f"every event_name in {table} is declared by a contract",
-        meta={"origin": origin, "severity": "error", "check": "undeclared_events"},
-        severity=FailureSeverity.CRITICAL,
-    )
-    datasource = None
-    try:
-        try:
-            datasource = warehouse.add_gx_datasource(context, f"{prefix}_wh")
-            warehouse.check_table(datasource, table)
-            relation = f"{prefix}_names"
-            sql = DIALECTS[warehouse.name]()
-            with datasource.get_execution_engine().get_connection() as connection:
-                connection.exec_driver_sql(
-                    f"CREATE OR REPLACE TEMPORARY TABLE {quote_identifier(relation)} AS "
-                    f"SELECT event_name FROM {quote_identifier(table)} "
-                    f"WHERE event_timestamp >= {sql.param('since')} "
-                    f"AND event_timestamp < {sql.param('until')}",
-                    {"since": since, "until": until},
-                )
-                connection.commit()
-        except WarehouseError:
-            raise
-        except Exception as error:
-            raise warehouse.translate(error) from error
-        asset = datasource.add_query_asset(
-            name=relation, query=f"SELECT * FROM {quote_identifier(relation)}"
-        )
-        batch = asset.add_batch_definition_whole_table("window").get_batch()
-        validation = batch.validate(
-            ExpectationSuite(name=f"{table}.event_names", expectations=[expectation]),
-            result_format={"result_format": "SUMMARY", "partial_unexpected_count": SAMPLE_SIZE},
-        )
-        checks = [_check_result(r, set()) for r in validation.results]
-    finally:
-        if datasource is not None:
-            warehouse.release(datasource)
-    return TableResult(table=table, status=Status.worst([c.status for c in checks]), checks=checks)
-
-
-def _mentions(query: str, column: str) -> bool:
+def mentions(query: str, column: str) -> bool:
     """Whether a rule's SQL names a column (bare or double-quoted)."""
     return f'"{column}"' in query or re.search(rf"\b{re.escape(column)}\b", query) is not None
 
 
-def run_event(
-    warehouse: Warehouse, job: EventJob, since: datetime, until: datetime, prefix: str
-) -> EventResult:
-    """Check one event's window; warehouse faults raise WarehouseError, check faults are results."""
-    import great_expectations as gx
-    from great_expectations.data_context.types.base import ProgressBarsConfig
+def base_result(expectation: dict[str, Any]) -> dict[str, Any]:
+    """The fields of a CheckResult that come from the expectation itself."""
+    kwargs, meta = expectation["kwargs"], expectation.get("meta") or {}
+    return {
+        "expectation_type": expectation["type"],
+        "column": kwargs.get("column"),
+        "check_id": meta.get("id", ""),
+        "severity": meta.get("severity", "error"),
+        "check": meta.get("check", ""),
+        "description": expectation.get("description") or "",
+        "origin": meta.get("origin", ""),
+        "expected": jsonable({k: kwargs[k] for k in _EXPECTED_KEYS if k in kwargs}),
+    }
 
-    started = time.monotonic()
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
-    datasource = None
-    try:
-        try:
-            datasource = warehouse.add_gx_datasource(context, f"{prefix}_wh")
-            warehouse.check_table(datasource, job.table)
-            relations, row_count = _materialize(warehouse, datasource, job, since, until, prefix)
-        except WarehouseError:
-            raise
-        except Exception as error:  # driver errors: transient or terminal, decided by the adapter
-            raise warehouse.translate(error) from error
-        checks = _validate(warehouse, datasource, job, relations, since, until)
-    finally:
-        if datasource is not None:
-            warehouse.release(datasource)
-    return EventResult(
-        event=job.event,
-        table=job.table,
-        owner=job.owner,
-        status=Status.worst([c.status for c in checks]),
-        checks=checks,
-        row_count=row_count,
-        duration_seconds=round(time.monotonic() - started, 3),
+
+# -- planning ------------------------------------------------------------------------------------
+
+
+@dataclass
+class RelationPlan:
+    """One relation of one event: its CTE and the compiled checks over it."""
+
+    cte: str
+    relation: Relation
+    checks: list[Compiled] = field(default_factory=list)
+
+
+@dataclass
+class EventPlan:
+    """One event's share of the table statement."""
+
+    job: EventJob
+    projection: Projection
+    source: str
+    relations: list[RelationPlan]
+    fallback: list[int]  # positions that GX's engine runs
+    sensitive: set[str]
+
+    @property
+    def rows(self) -> RelationPlan:
+        """The row relation (always present: it carries the event count)."""
+        return self.relations[0]
+
+
+def plan_event(job: EventJob, index: int, warehouse: Warehouse, window: Window) -> EventPlan:
+    """Compile one event's suite into relations and checks."""
+    sql = warehouse.sql
+    suite = job.suite
+    relations = plan_relations(suite, f"e{index}", sql.keys_in_row_table)
+    compiler = Compiler(suite, sql, suite_parameters(suite, window.until))
+    plans = {
+        grain: RelationPlan(f"e{index}_r{number}", relation)
+        for number, (grain, relation) in enumerate(relations.items())
+    }
+    fallback = []
+    for position, expectation in enumerate(suite["expectations"]):
+        grain = expectation_grain(expectation)
+        compiled = compiler.compile(position, expectation, grain)
+        if compiled is None:
+            fallback.append(position)
+        else:
+            plans[grain].checks.append(compiled)
+    source = event_rows("w", job.event, window, sql)
+    return EventPlan(
+        job,
+        Projection(suite, sql),
+        source,
+        list(plans.values()),
+        fallback,
+        set(suite["meta"]["eventqa"].get("sensitive", [])),
     )
+
+
+def relation_select(plan: EventPlan, relation: RelationPlan) -> str:
+    """The SELECT of a relation, with the window columns its checks need."""
+    if relation.relation.query is not None:  # keys carried as a list by the row relation
+        column = quote_identifier(relation.relation.grain)
+        body = plan.projection.sql.unnest_keys(plan.rows.cte, column, column)
+    else:
+        body = plan.projection.select(relation.relation, plan.source)
+    windows = [w for check in relation.checks for w in check.windows]
+    if windows:
+        body = f"SELECT x.*, {', '.join(windows)} FROM ({body}) AS x"
+    return body
+
+
+def window_rows(table: str, window: Window, sql: DialectSQL) -> str:
+    """The table window every relation reads (`w`): pruned by time, payload not yet parsed."""
+    return (
+        "SELECT event_id, event_timestamp, event_name, payload "
+        f"FROM {quote_identifier(table)} WHERE {window_predicate(window, sql)}"
+    )
+
+
+def _ctes(plans: list[EventPlan], table: str, window: Window, warehouse: Warehouse) -> list[str]:
+    sql = warehouse.sql
+    ctes = [sql.cte("w", window_rows(table, window, sql))]
+    for plan in plans:
+        ctes += [sql.cte(r.cte, relation_select(plan, r)) for r in plan.relations]
+    return ctes
+
+
+def _aggregates(plan: EventPlan, relation: RelationPlan) -> list[tuple[str, str]]:
+    pairs = [("n", "COUNT(*)")] if relation is plan.rows else []
+    for check in relation.checks:
+        for number, aggregate in enumerate(check.aggregates):
+            pairs.append(
+                (f"c{check.position}_{number}", aggregate.replace("{relation}", relation.cte))
+            )
+    return pairs
+
+
+def table_statement(
+    plans: list[EventPlan],
+    table: str,
+    declared: list[str] | None,
+    window: Window,
+    warehouse: Warehouse,
+) -> str:
+    """The one statement computing every event's checks over the table window."""
+    sql = warehouse.sql
+    branches = []
+    for index, plan in enumerate(plans):
+        for number, relation in enumerate(plan.relations):
+            pairs = _aggregates(plan, relation)
+            if not pairs:
+                continue
+            branches.append(
+                f"SELECT {index} AS event_index, {number} AS relation_index, "
+                f"{sql.json_object(pairs)} AS result FROM {relation.cte}"
+            )
+    if declared is not None:
+        names = ", ".join(sql.literal(name) for name in sorted(declared))
+        undeclared = f"event_name NOT IN ({names})" if names else "TRUE"
+        pairs = [
+            ("total", "COUNT(*)"),
+            ("nulls", "COUNT(CASE WHEN event_name IS NULL THEN 1 END)"),
+            ("bad", f"COUNT(CASE WHEN event_name IS NOT NULL AND {undeclared} THEN 1 END)"),
+        ]
+        branches.append(
+            f"SELECT -1 AS event_index, -1 AS relation_index, {sql.json_object(pairs)} AS result FROM w"
+        )
+    return f"WITH {', '.join(_ctes(plans, table, window, warehouse))}\n" + "\nUNION ALL\n".join(
+        branches
+    )
+
+
+# -- results --------------------------------------------------------------------------------------
+
+
+@dataclass
+class TableRun:
+    """What one table statement found."""
+
+    events: list[EventResult]
+    table: TableResult | None
+    statements: int
+
+
+def _check_result(check: Compiled, values: list[Any]) -> CheckResult:
+    fields = base_result(check.expectation)
+    outcome = check.judge(values)
+    return CheckResult(
+        **fields,
+        status=check_status(outcome.success, fields["severity"]),
+        unexpected_count=outcome.unexpected_count,
+        element_count=outcome.element_count,
+        unexpected_percent=outcome.unexpected_percent,
+        observed_value=jsonable(outcome.observed_value),
+    )
+
+
+def _failed(result: CheckResult) -> bool:
+    return result.status in (Status.FAILED, Status.WARNED)
+
+
+def reproduction_sql(
+    plan: EventPlan, relation: RelationPlan, check: Compiled, window: Window
+) -> str | None:
+    """The query a person pastes to see a failed check's rows (the relation's own SQL)."""
+    if check.failing is None and check.expectation["type"] != "unexpected_rows_expectation":
+        return None
+    sql = plan.projection.sql
+    ctes = [f"w AS (\n{window_rows(plan.job.table, window, sql)}\n)"]
+    if relation.relation.query is not None:
+        ctes.append(f"{plan.rows.cte} AS (\n{relation_select(plan, plan.rows)}\n)")
+    ctes.append(f"p AS (\n{relation_select(plan, relation)}\n)")
+    prefix = "WITH " + ",\n".join(ctes)
+    if check.expectation["type"] == "unexpected_rows_expectation":
+        select = f"SELECT * FROM (\n{offending_rows(check.expectation, 'p')}\n) AS offending"
+    else:
+        select = f"SELECT * FROM p\nWHERE {check.failing}"
+    return f"{prefix}\n{select}\nLIMIT {REPRODUCTION_LIMIT}"
+
+
+def run_tables(
+    warehouse: Warehouse,
+    connection: Any,
+    table: str,
+    jobs: list[EventJob],
+    declared: tuple[list[str], str] | None,
+    window: Window,
+) -> TableRun:
+    """Check every job of one table (and, with `declared`, its event names) in one scan."""
+    started = time.monotonic()
+    plans = [plan_event(job, index, warehouse, window) for index, job in enumerate(jobs)]
+    names = declared[0] if declared is not None else None
+    statement = table_statement(plans, table, names, window, warehouse)
+    rows = warehouse.query(connection, statement, table=table)
+    found: dict[tuple[int, int], dict[str, Any]] = {
+        (int(e), int(r)): json.loads(result) for e, r, result in rows
+    }
+    statements = 1
+    results: dict[int, dict[int, CheckResult]] = {i: {} for i in range(len(plans))}
+    where: dict[tuple[int, int], tuple[RelationPlan, Compiled]] = {}
+    for index, plan in enumerate(plans):
+        for number, relation in enumerate(plan.relations):
+            values = found.get((index, number), {})
+            for check in relation.checks:
+                got = [values.get(f"c{check.position}_{i}") for i in range(len(check.aggregates))]
+                results[index][check.position] = _check_result(check, got)
+                where[(index, check.position)] = (relation, check)
+    samples_sql, wanted, timestamps = sample_statement(
+        plans, results, where, table, window, warehouse
+    )
+    if samples_sql:
+        statements += 1
+        fetched: dict[tuple[int, int], list[Any]] = {}
+        for e, position, value in warehouse.query(connection, samples_sql, table=table):
+            key = (int(e), int(position))
+            sample = json.loads(value)
+            if key in timestamps:
+                sample = EPOCH + timedelta(microseconds=int(sample))
+            fetched.setdefault(key, []).append(sample)
+        for key in wanted:
+            index, position = key
+            results[index][position] = _with_samples(
+                plans[index], position, results[index][position], fetched.get(key, [])
+            )
+    events = []
+    for index, plan in enumerate(plans):
+        checks = results[index]
+        for position, result in list(checks.items()):
+            if _failed(result):
+                relation, check = where[(index, position)]
+                repro = reproduction_sql(plan, relation, check, window)
+                checks[position] = result.model_copy(update={"reproduction_sql": repro})
+        if plan.fallback:
+            from eventqa.execution.reference import run_expectations
+
+            with GX_LOCK:
+                for position, result in run_expectations(
+                    warehouse, plan.job, plan.fallback, window, f"eq{index}"
+                ).items():
+                    checks[position] = result
+        ordered = [checks[p] for p in sorted(checks)]
+        row_count = found.get((index, 0), {}).get("n")
+        events.append(
+            EventResult(
+                event=plan.job.event,
+                table=plan.job.table,
+                owner=plan.job.owner,
+                status=Status.worst([c.status for c in ordered]),
+                checks=ordered,
+                row_count=int(row_count or 0),
+                duration_seconds=round(time.monotonic() - started, 3),
+            )
+        )
+    table_result = None
+    if declared is not None:
+        values = found.get((-1, -1), {})
+        table_result = _table_result(table, declared, values, warehouse, connection, window)
+        statements += 1 if table_result.status != Status.PASSED else 0
+    return TableRun(events, table_result, statements)
+
+
+def sample_statement(
+    plans: list[EventPlan],
+    results: dict[int, dict[int, CheckResult]],
+    where: dict[tuple[int, int], tuple[RelationPlan, Compiled]],
+    table: str,
+    window: Window,
+    warehouse: Warehouse,
+) -> tuple[str | None, list[tuple[int, int]], set[tuple[int, int]]]:
+    """One capped statement fetching up to SAMPLE_SIZE failing values of every failed check."""
+    sql = warehouse.sql
+    branches: list[str] = []
+    wanted: list[tuple[int, int]] = []
+    timestamps: set[tuple[int, int]] = set()
+    for (index, position), (relation, check) in where.items():
+        plan = plans[index]
+        if not _failed(results[index][position]):
+            continue
+        kwargs = check.expectation["kwargs"]
+        columns = {kwargs.get("column"), *kwargs.get("column_list", [])} - {None}
+        value: str | None = None
+        rows = relation.cte
+        condition = check.failing
+        if check.expectation["type"] == "unexpected_rows_expectation":
+            offending = offending_rows(check.expectation, relation.cte)
+            rows, condition, value = f"({offending}) AS o", "TRUE", sql.row_json("o")
+        elif columns & plan.sensitive:
+            continue
+        elif check.sample is not None:
+            value = quote_identifier(check.sample)
+            if plan.projection.is_timestamp(check.sample):  # exact through JSON, as epoch µs
+                value = sql.epoch_us(value)
+                timestamps.add((index, position))
+            value = sql.to_json(value)
+        elif (
+            check.expectation["meta"].get("check") == "type"
+            and relation_of(kwargs.get("column", "")) == ""
+            and check.failing
+        ):
+            # The typed value of a failed type check is NULL: show the raw JSON instead.
+            path = plan.projection._relative(kwargs["column"], "")
+            rows = f"({plan.source}) AS s"
+            failing = f"SELECT event_id FROM {relation.cte} WHERE {check.failing}"
+            condition = f"event_id IN ({failing})"
+            value = sql.to_json(sql.json_text("doc", path))
+        if value is None or condition is None:
+            continue
+        branches.append(
+            f"SELECT * FROM (SELECT DISTINCT {index} AS event_index, {position} AS position, "
+            f"{value} AS sample FROM {rows} WHERE {condition} AND {value} IS NOT NULL "
+            f"LIMIT {SAMPLE_SIZE}) AS s{len(branches)}"
+        )
+        wanted.append((index, position))
+    if not branches:
+        return None, [], timestamps
+    ctes = _ctes(plans, table, window, warehouse)
+    return f"WITH {', '.join(ctes)}\n" + "\nUNION ALL\n".join(branches), wanted, timestamps
+
+
+def _with_samples(
+    plan: EventPlan, position: int, result: CheckResult, samples: list[Any]
+) -> CheckResult:
+    """A failed check with the values (or, for row rules, the rows) that failed it."""
+    if result.expectation_type == "unexpected_rows_expectation":
+        text = plan.job.suite["expectations"][position]["kwargs"]["unexpected_rows_query"]
+        kept = []
+        for row in samples:
+            if isinstance(row, dict):
+                row = {k.lower() if k.isupper() else k: v for k, v in row.items()}
+                keep = [
+                    n for n in row
+                    if n == "event_id" or (n not in plan.sensitive and mentions(text, n))
+                ]  # fmt: skip
+                kept.append({n: row[n] for n in keep})
+        samples = kept
+    return result.model_copy(update={"samples": jsonable(distinct(samples)[:SAMPLE_SIZE])})
+
+
+def _table_result(
+    table: str,
+    declared: tuple[list[str], str],
+    values: dict[str, Any],
+    warehouse: Warehouse,
+    connection: Any,
+    window: Window,
+) -> TableResult:
+    """Event names no contract declares, with up to SAMPLE_SIZE of them."""
+    sql = warehouse.sql
+    total, nulls, bad = (int(values.get(k) or 0) for k in ("total", "nulls", "bad"))
+    considered = total - nulls
+    success = total == 0 or considered == 0 or bad == 0
+    names, origin = declared
+    result = CheckResult(
+        expectation_type="expect_column_values_to_be_in_set",
+        column="event_name",
+        check_id="event_name.declared",
+        status=check_status(success, "error"),
+        severity="error",
+        check="undeclared_events",
+        description=f"every event_name in {table} is declared by a contract",
+        origin=origin,
+        unexpected_count=bad,
+        element_count=total,
+        unexpected_percent=bad / considered * 100 if total and considered else None,
+        expected={"value_set": sorted(names)},
+    )
+    if not success:
+        listed = ", ".join(sql.literal(name) for name in sorted(names))
+        statement = (
+            f"SELECT DISTINCT event_name FROM {quote_identifier(table)} "
+            f"WHERE {window_predicate(window, sql)} AND event_name NOT IN ({listed}) "
+            f"ORDER BY event_name LIMIT {SAMPLE_SIZE}"
+        )
+        samples = [row[0] for row in warehouse.query(connection, statement, table=table)]
+        result = result.model_copy(update={"samples": samples})
+    return TableResult(table=table, status=result.status, checks=[result])

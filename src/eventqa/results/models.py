@@ -49,6 +49,8 @@ class CheckResult(Result):
     expected: dict[str, Any] = Field(default_factory=dict)
     samples: list[Any] = Field(default_factory=list)
     error: str | None = None
+    # The query that lists the failing rows, exactly as the compiler wrote it (failed checks).
+    reproduction_sql: str | None = None
 
 
 class EventResult(Result):
@@ -77,6 +79,8 @@ class Window(Result):
 
     since: datetime
     until: datetime
+    # Decided once per run: in a live run, rows dated after this are "in the future" and read too.
+    future_after: datetime | None = None
 
 
 class RunResult(Result):

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any
 
 from eventqa.config.models import Config, DuckDBWarehouse
 from eventqa.errors import EventQAError
+from eventqa.warehouse.dialect import DialectSQL
+
+# Every statement eventqa sends is logged here at DEBUG (`--debug` shows them; tests count them).
+SQL_LOG = logging.getLogger("eventqa.sql")
 
 
 class WarehouseError(EventQAError):
@@ -25,9 +31,37 @@ class TerminalWarehouseError(WarehouseError):
 
 
 class Warehouse(ABC):
-    """One warehouse: builds event projections and gives GX a datasource over them."""
+    """One warehouse: its SQL dialect, its connection, and the translation of its errors."""
 
     name: str
+    sql: DialectSQL
+
+    @abstractmethod
+    def connect(self) -> Any:
+        """A DB-API connection for checks: read-only where the warehouse allows it, UTC."""
+
+    @abstractmethod
+    def _execute(self, connection: Any, statement: str) -> list[tuple[Any, ...]]:
+        """Run one statement with the driver and fetch its rows."""
+
+    def query(self, connection: Any, statement: str, table: str | None = None) -> list[Any]:
+        """Run one statement; driver errors become transient or terminal warehouse errors."""
+        SQL_LOG.debug("%s", statement, extra={"warehouse": self.name})
+        try:
+            return self._execute(connection, statement)
+        except Exception as error:
+            translated = self.translate(error)
+            if table is not None and not isinstance(translated, TransientWarehouseError):
+                self.check_table_exists(connection, table)
+            raise translated from error
+
+    def check_table_exists(self, connection: Any, table: str) -> None:
+        """Raise a clear terminal error when `table` is what is missing (after a failure)."""
+
+    def close(self, connection: Any) -> None:
+        """Close a connection from `connect`."""
+        with contextlib.suppress(Exception):
+            connection.close()
 
     @abstractmethod
     def add_gx_datasource(self, context: Any, name: str) -> Any:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from typing_extensions import override
+
+from eventqa.contracts.model import ValueType
 from eventqa.suites.columns import quote_identifier
 from eventqa.warehouse.base import (
     TerminalWarehouseError,
@@ -12,6 +16,14 @@ from eventqa.warehouse.base import (
     Warehouse,
     WarehouseError,
 )
+from eventqa.warehouse.dialect import DialectSQL
+
+_DUCKDB_INTEGERS = {
+    ValueType.INT32: "INTEGER",
+    ValueType.INT64: "BIGINT",
+    ValueType.UINT32: "UINTEGER",
+    ValueType.UINT64: "UBIGINT",
+}
 
 
 class DuckDB(Warehouse):
@@ -26,6 +38,42 @@ class DuckDB(Warehouse):
             self.settings["memory_limit"] = memory_limit
         if threads:
             self.settings["threads"] = threads
+
+    @property
+    def sql(self) -> DialectSQL:  # type: ignore[override]
+        """DuckDB's SQL."""
+        return DuckDBSQL()
+
+    def connect(self) -> Any:
+        """A read-only connection to the file: checks never write, and other readers may share."""
+        import duckdb
+
+        if not self.path.is_file():
+            raise TerminalWarehouseError(
+                f"DuckDB warehouse {self.path} does not exist",
+                hint="run `eventqa demo` to build the sample warehouse, or fix `warehouse.path`",
+            )
+        try:
+            connection = duckdb.connect(str(self.path), read_only=True, config=dict(self.settings))
+            connection.execute("SET TimeZone = 'UTC'")
+        except Exception as error:
+            raise self.translate(error) from error
+        return connection
+
+    def _execute(self, connection: Any, statement: str) -> list[tuple[Any, ...]]:
+        rows: list[tuple[Any, ...]] = connection.execute(statement).fetchall()
+        return rows
+
+    def check_table_exists(self, connection: Any, table: str) -> None:
+        """Fail with exit 3 and a hint when the events table is missing."""
+        found = connection.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [table]
+        ).fetchone()
+        if not found or not found[0]:
+            raise TerminalWarehouseError(
+                f"table {quote_identifier(table)} does not exist in {self.path}",
+                hint="check `tables:` in checks.yaml, or run `eventqa demo`",
+            )
 
     def add_gx_datasource(self, context: Any, name: str) -> Any:
         """An `eventqa_duckdb` datasource over the file, one connection for its life."""
@@ -66,3 +114,121 @@ class DuckDB(Warehouse):
         if isinstance(original, duckdb.IOException) and "lock" in message.lower():
             return TransientWarehouseError(f"DuckDB {self.path} is locked: {message}")
         return TerminalWarehouseError(f"DuckDB {self.path}: {message}")
+
+
+class DuckDBSQL(DialectSQL):
+    """DuckDB: payload stored as JSON (or VARCHAR), JSON paths, json_each and json_keys."""
+
+    keys_in_row_table = True
+
+    @override
+    def timestamp_literal(self, value: datetime) -> str:
+        return f"TIMESTAMPTZ '{value.isoformat()}'"
+
+    def _path(self, path: list[str]) -> str:
+        return self.literal("$" + "".join('."' + part.replace('"', '\\"') + '"' for part in path))
+
+    @override
+    def json_text(self, doc: str, path: list[str]) -> str:
+        if not path:
+            return f"CAST({doc} AS VARCHAR)"
+        return f"CAST(json_extract({doc}, {self._path(path)}) AS VARCHAR)"
+
+    @override
+    def string_value(self, doc: str, path: list[str]) -> str:
+        return f"json_extract_string({doc}, {self._path(path)})"
+
+    @override
+    def full_match(self, text: str, pattern: str) -> str:
+        return f"regexp_full_match({text}, {self.literal(pattern)})"
+
+    @override
+    def to_integer(self, text: str, value_type: ValueType) -> str:
+        # The exact width: TRY_CAST is NULL out of range, no separate range check needed.
+        return f"TRY_CAST({text} AS {_DUCKDB_INTEGERS[value_type]})"
+
+    @override
+    def extract(self, doc: str, paths: list[list[str]]) -> tuple[list[str], list[tuple[str, str]]]:
+        # One parse of each document for all paths: DuckDB's list form of json_extract.
+        if not paths:
+            return [], []
+        # JSON is stored as text and every JSON function parses its document again, so take all
+        # values in one parse, then read each value's string form from that small value.
+        listed = ", ".join(self._path(path) for path in paths)
+        selected = [f"json_extract({doc}, [{listed}]) AS texts"]
+        refs = [
+            (f"CAST(texts[{i}] AS VARCHAR)", f"json_extract_string(texts[{i}], '$')")
+            for i in range(1, len(paths) + 1)
+        ]
+        return selected, refs
+
+    @override
+    def key_list(self, doc: str, path: list[str]) -> str:
+        # The object test reads the value's first character, not its parsed type: no extra parse.
+        return (
+            f"CASE WHEN substr({self.json_text(doc, path)}, 1, 1) = '{{' "
+            f"THEN json_keys({doc}, {self._path(path)}) END"
+        )
+
+    @override
+    def unnest_keys(self, table: str, column: str, alias: str) -> str:
+        return f"SELECT unnest({column}) AS {alias} FROM {table}"
+
+    @override
+    def to_double(self, text: str) -> str:
+        return f"TRY_CAST({text} AS DOUBLE)"
+
+    @override
+    def to_timestamp(self, text: str) -> str:
+        return f"TRY_CAST({text} AS TIMESTAMPTZ)"
+
+    @override
+    def source(self, table: str, where: str) -> str:
+        return (
+            # TRY_CAST parses once: NULL for text that is not JSON.
+            "SELECT event_id, event_timestamp, event_name, raw, TRY_CAST(raw AS JSON) AS doc FROM ("
+            "SELECT event_id, event_timestamp, event_name, CAST(payload AS VARCHAR) AS raw "
+            f"FROM {table} WHERE {where})"
+        )
+
+    @override
+    def elements(self, parent: str, path: list[str]) -> str:
+        return (
+            f"SELECT s.event_id, s.event_timestamp, s.event_name, e.value AS doc "
+            f"FROM ({parent}) AS s, json_each(s.doc, {self._path(path)}) AS e "
+            f"WHERE substr({self.json_text('s.doc', path)}, 1, 1) = '['"
+        )
+
+    @override
+    def keys(self, base: str, path: list[str], alias: str) -> str:
+        return (
+            f"SELECT unnest(json_keys(doc, {self._path(path)})) AS {alias} FROM ({base}) AS b "
+            f"WHERE substr({self.json_text('doc', path)}, 1, 1) = '{{'"
+        )
+
+    @override
+    def cte(self, name: str, body: str) -> str:
+        # Inlined, each event's reference filters the scan on its name before parsing anything:
+        # a materialised window would hold every row in memory.
+        return f"{name} AS NOT MATERIALIZED ({body})"
+
+    @override
+    def epoch_us(self, value: str) -> str:
+        return f"epoch_us({value})"
+
+    @override
+    def regex_search(self, text: str, pattern: str) -> str:
+        return f"regexp_matches({text}, {self.literal(pattern)})"
+
+    @override
+    def json_object(self, pairs: list[tuple[str, str]]) -> str:
+        args = ", ".join(f"{self.literal(key)}, {value}" for key, value in pairs)
+        return f"CAST(json_object({args}) AS VARCHAR)"
+
+    @override
+    def to_json(self, value: str) -> str:
+        return f"CAST(to_json({value}) AS VARCHAR)"
+
+    @override
+    def row_json(self, alias: str) -> str:
+        return f"CAST(to_json({alias}) AS VARCHAR)"

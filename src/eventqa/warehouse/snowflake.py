@@ -11,10 +11,14 @@ from __future__ import annotations
 
 import os
 import tomllib
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from typing_extensions import override
+
 from eventqa.config.models import SnowflakeWarehouse
+from eventqa.contracts.model import INTEGER_RANGES, ValueType
 from eventqa.errors import ConfigError
 from eventqa.suites.columns import quote_identifier
 from eventqa.warehouse.base import (
@@ -23,6 +27,7 @@ from eventqa.warehouse.base import (
     Warehouse,
     WarehouseError,
 )
+from eventqa.warehouse.dialect import DialectSQL
 
 # Environment variables read when checks.yaml names no connection (and to fill gaps in one).
 ENVIRONMENT = {
@@ -115,6 +120,46 @@ class Snowflake(Warehouse):
         self.settings = settings
         self.params = connection_parameters(settings)
 
+    @property
+    def sql(self) -> DialectSQL:  # type: ignore[override]
+        """Snowflake's SQL."""
+        return SnowflakeSQL()
+
+    def connect(self) -> Any:
+        """A connector session in UTC (checks only read)."""
+        import snowflake.connector
+
+        params = dict(self.params)
+        session = dict(params.pop("session_parameters", None) or {})
+        try:
+            return snowflake.connector.connect(
+                **params, session_parameters={**session, "TIMEZONE": "UTC"}
+            )
+        except Exception as error:
+            raise self.translate(error) from error
+
+    def _execute(self, connection: Any, statement: str) -> list[tuple[Any, ...]]:
+        cursor = connection.cursor()
+        try:
+            rows: list[tuple[Any, ...]] = cursor.execute(statement).fetchall()
+        finally:
+            cursor.close()
+        return rows
+
+    def check_table_exists(self, connection: Any, table: str) -> None:
+        """Fail with exit 3 when the events table cannot be read."""
+        try:
+            self._execute(connection, f"SELECT 1 FROM {quote_identifier(table)} LIMIT 0")
+        except Exception as error:
+            translated = self.translate(error)
+            if isinstance(translated, TransientWarehouseError):
+                raise translated from error
+            raise TerminalWarehouseError(
+                f"table {table} cannot be read in Snowflake: {translated.message}",
+                hint="check `tables:` in checks.yaml, the connection's database and schema, "
+                "and the role's grants",
+            ) from error
+
     def add_gx_datasource(self, context: Any, name: str) -> Any:
         """An `eventqa_snowflake` datasource: one session, so temporary tables live."""
         from snowflake.sqlalchemy import URL
@@ -168,3 +213,106 @@ class Snowflake(Warehouse):
         ):
             return TransientWarehouseError(f"Snowflake is unreachable: {message}")
         return TerminalWarehouseError(f"Snowflake: {message}")
+
+
+class SnowflakeSQL(DialectSQL):
+    """Snowflake: payload stored as VARIANT, bracket paths, LATERAL FLATTEN and OBJECT_KEYS."""
+
+    @override
+    def timestamp_literal(self, value: datetime) -> str:
+        return f"'{value.isoformat()}'::TIMESTAMP_TZ"
+
+    def _get(self, doc: str, path: list[str]) -> str:
+        return doc + "".join(f"[{self.literal(part)}]" for part in path)
+
+    @override
+    def json_text(self, doc: str, path: list[str]) -> str:
+        return f"TO_JSON({self._get(doc, path)})"
+
+    @override
+    def string_value(self, doc: str, path: list[str]) -> str:
+        if not path:  # an element itself: cast where FLATTEN produced it (see `elements`)
+            return "element_string"
+        return f"CAST({self._get(doc, path)} AS VARCHAR)"
+
+    @override
+    def full_match(self, text: str, pattern: str) -> str:
+        return f"REGEXP_LIKE({text}, {self.literal(pattern)})"  # Snowflake anchors the whole string
+
+    @override
+    def to_integer(self, text: str, value_type: ValueType) -> str:
+        low, high = INTEGER_RANGES[value_type]
+        number = f"TRY_CAST({text} AS NUMBER(38, 0))"
+        return f"CASE WHEN {number} BETWEEN {low} AND {high} THEN {number} END"
+
+    @override
+    def key_list(self, doc: str, path: list[str]) -> str:
+        target = self._get(doc, path)
+        return f"CASE WHEN substr(TO_JSON({target}), 1, 1) = '{{' THEN OBJECT_KEYS({target}) END"
+
+    @override
+    def unnest_keys(self, table: str, column: str, alias: str) -> str:
+        return (
+            f"SELECT CAST(k.value AS VARCHAR) AS {alias} FROM {table} AS r, "
+            f"LATERAL FLATTEN(input => r.{column}) AS k"
+        )
+
+    @override
+    def to_double(self, text: str) -> str:
+        return f"TRY_CAST({text} AS DOUBLE)"
+
+    @override
+    def to_timestamp(self, text: str) -> str:
+        return f"TRY_CAST({text} AS TIMESTAMP_TZ)"
+
+    @override
+    def source(self, table: str, where: str) -> str:
+        return (
+            "SELECT event_id, event_timestamp, event_name, TO_JSON(payload) AS raw, "
+            f"payload AS doc FROM {table} WHERE {where}"
+        )
+
+    @override
+    def elements(self, parent: str, path: list[str]) -> str:
+        return (
+            f"SELECT s.event_id, s.event_timestamp, s.event_name, e.value AS doc, "
+            # Cast FLATTEN's value directly: a string element becomes its text, unquoted.
+            f"CAST(e.value AS VARCHAR) AS element_string "
+            f"FROM ({parent}) AS s, LATERAL FLATTEN(input => {self._get('s.doc', path)}) AS e "
+            f"WHERE substr({self.json_text('s.doc', path)}, 1, 1) = '['"
+        )
+
+    @override
+    def keys(self, base: str, path: list[str], alias: str) -> str:
+        return (
+            f"SELECT CAST(k.value AS VARCHAR) AS {alias} FROM ({base}) AS b, "
+            f"LATERAL FLATTEN(input => OBJECT_KEYS({self._get('b.doc', path)})) AS k "
+            f"WHERE substr({self.json_text('b.doc', path)}, 1, 1) = '{{'"
+        )
+
+    @override
+    def literal(self, text: str) -> str:
+        # Snowflake reads backslash escapes inside single quotes: a trailing backslash would
+        # otherwise escape the closing quote.
+        return "'" + text.replace("\\", "\\\\").replace("'", "''") + "'"
+
+    @override
+    def epoch_us(self, value: str) -> str:
+        return f"DATE_PART(epoch_microsecond, {value})"
+
+    @override
+    def regex_search(self, text: str, pattern: str) -> str:
+        return f"REGEXP_COUNT({text}, {self.literal(pattern)}) > 0"
+
+    @override
+    def json_object(self, pairs: list[tuple[str, str]]) -> str:
+        args = ", ".join(f"{self.literal(key)}, {value}" for key, value in pairs)
+        return f"TO_JSON(OBJECT_CONSTRUCT_KEEP_NULL({args}))"
+
+    @override
+    def to_json(self, value: str) -> str:
+        return f"TO_JSON(TO_VARIANT({value}))"
+
+    @override
+    def row_json(self, alias: str) -> str:
+        return f"TO_JSON(OBJECT_CONSTRUCT_KEEP_NULL({alias}.*))"

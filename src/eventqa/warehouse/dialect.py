@@ -1,0 +1,109 @@
+"""The SQL fragments that differ between warehouses; each adapter owns one dialect.
+
+JSON/VARIANT access is written by hand per dialect (transpiling it silently changes meaning), and
+so is every literal: a string is escaped the way its warehouse reads it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from eventqa.contracts.model import ValueType
+
+
+class DialectSQL:
+    """The few SQL fragments that differ between warehouses."""
+
+    # Read row-grain object keys in the row table's scan (worth it where reading JSON parses it).
+    keys_in_row_table = False
+
+    def json_text(self, doc: str, path: list[str]) -> str:
+        """The JSON text of the value at `path` in `doc` (NULL when absent)."""
+        raise NotImplementedError
+
+    def string_value(self, doc: str, path: list[str]) -> str:
+        """The value at `path` as text, a JSON string without its quotes."""
+        raise NotImplementedError
+
+    def full_match(self, text: str, pattern: str) -> str:
+        """Whether `text` matches the regular expression as a whole."""
+        raise NotImplementedError
+
+    def to_integer(self, text: str, value_type: ValueType) -> str:
+        """Text to an integer of the proto width, NULL when it is not one or out of range."""
+        raise NotImplementedError
+
+    def extract(self, doc: str, paths: list[list[str]]) -> tuple[list[str], list[tuple[str, str]]]:
+        """Read many values from `doc` at once.
+
+        Returns the expressions of a SELECT over the relation's rows, and for each path the
+        (JSON text, string) expressions that a SELECT over that one reads them with.
+        """
+        selected, refs = [], []
+        for index, path in enumerate(paths):
+            selected += [
+                f"{self.json_text(doc, path)} AS t{index}",
+                f"{self.string_value(doc, path)} AS s{index}",
+            ]
+            refs.append((f"t{index}", f"s{index}"))
+        return selected, refs
+
+    def key_list(self, doc: str, path: list[str]) -> str:
+        """The keys of the object at `path`, as a list (NULL when it is not an object)."""
+        raise NotImplementedError
+
+    def unnest_keys(self, table: str, column: str, alias: str) -> str:
+        """One row per key in a key-list column of `table`."""
+        raise NotImplementedError
+
+    def to_double(self, text: str) -> str:
+        """Text to a double, NULL when it is not one."""
+        raise NotImplementedError
+
+    def to_timestamp(self, text: str) -> str:
+        """RFC 3339 text to a timestamp with time zone, NULL when it is not one."""
+        raise NotImplementedError
+
+    def source(self, table: str, where: str) -> str:
+        """event_id, event_timestamp, event_name, raw (payload text) and doc (parsed payload)."""
+        raise NotImplementedError
+
+    def elements(self, parent: str, path: list[str]) -> str:
+        """One row per element of the array at `path` in each parent row's doc."""
+        raise NotImplementedError
+
+    def keys(self, base: str, path: list[str], alias: str) -> str:
+        """One row per key of the object at `path` in each row's doc."""
+        raise NotImplementedError
+
+    def timestamp_literal(self, value: datetime) -> str:
+        """A timestamp with time zone written into SQL."""
+        raise NotImplementedError
+
+    def literal(self, text: str) -> str:
+        """A string literal: standard SQL doubles single quotes, and nothing else is special."""
+        return "'" + text.replace("'", "''") + "'"
+
+    def cte(self, name: str, body: str) -> str:
+        """A common table expression that the warehouse may inline into each reference."""
+        return f"{name} AS ({body})"
+
+    def epoch_us(self, value: str) -> str:
+        """A timestamp as microseconds since the epoch (exact through JSON)."""
+        raise NotImplementedError
+
+    def regex_search(self, text: str, pattern: str) -> str:
+        """Whether `pattern` matches somewhere in `text` (as GX's engine reads a regex rule)."""
+        raise NotImplementedError
+
+    def json_object(self, pairs: list[tuple[str, str]]) -> str:
+        """A JSON object text from (key, SQL expression) pairs, nulls kept."""
+        raise NotImplementedError
+
+    def to_json(self, value: str) -> str:
+        """Any SQL value as JSON text (samples keep their types)."""
+        raise NotImplementedError
+
+    def row_json(self, alias: str) -> str:
+        """A whole row of the relation `alias` as a JSON object text."""
+        raise NotImplementedError
