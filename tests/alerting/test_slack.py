@@ -298,7 +298,7 @@ def test_eventqa_run_alerts_the_owning_team_end_to_end(example_project, slack):
     (message,) = slack.messages
     assert message["channel"] == "#foundations-alerts"
     text = json.dumps(message["blocks"])
-    assert "nobody follows themselves" in text and "WITH p AS" in text
+    assert "nobody follows themselves" in text and "WITH w AS" in text
     again = eventqa("run", "--event", "user_followed_user")
     assert again.returncode == 1 and len(slack.messages) == 1  # the same failure: no new alert
     preview = eventqa("alerts", "preview", "--event", "user_followed_user")

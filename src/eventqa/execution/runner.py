@@ -36,6 +36,7 @@ from eventqa.warehouse import Warehouse
 from eventqa.warehouse.dialect import DialectSQL
 
 SAMPLE_SIZE = 20
+TABLE_KEYS = ["total", "nulls", "bad"]
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 REPRODUCTION_LIMIT = 100
 _PARAMETER = re.compile(r"^until_(plus|minus)_(\d+[smhdw])$")
@@ -236,18 +237,18 @@ def table_statement(
                 continue
             branches.append(
                 f"SELECT {index} AS event_index, {number} AS relation_index, "
-                f"{sql.json_object(pairs)} AS result FROM {relation.cte}"
+                f"{sql.json_array([value for _, value in pairs])} AS result FROM {relation.cte}"
             )
     if declared is not None:
         names = ", ".join(sql.literal(name) for name in sorted(declared))
         undeclared = f"event_name NOT IN ({names})" if names else "TRUE"
-        pairs = [
+        pairs = [  # in the order of TABLE_KEYS
             ("total", "COUNT(*)"),
             ("nulls", "COUNT(CASE WHEN event_name IS NULL THEN 1 END)"),
             ("bad", f"COUNT(CASE WHEN event_name IS NOT NULL AND {undeclared} THEN 1 END)"),
         ]
         branches.append(
-            f"SELECT -1 AS event_index, -1 AS relation_index, {sql.json_object(pairs)} AS result FROM w"
+            f"SELECT -1 AS event_index, -1 AS relation_index, {sql.json_array([value for _, value in pairs])} AS result FROM w"
         )
     return f"WITH {', '.join(_ctes(plans, table, window, warehouse))}\n" + "\nUNION ALL\n".join(
         branches
@@ -316,9 +317,13 @@ def run_tables(
     names = declared[0] if declared is not None else None
     statement = table_statement(plans, table, names, window, warehouse)
     rows = warehouse.query(connection, statement, table=table)
-    found: dict[tuple[int, int], dict[str, Any]] = {
-        (int(e), int(r)): json.loads(result) for e, r, result in rows
-    }
+    found: dict[tuple[int, int], dict[str, Any]] = {}
+    for e, r, result in rows:
+        e, r = int(e), int(r)
+        names = (
+            TABLE_KEYS if e < 0 else [k for k, _ in _aggregates(plans[e], plans[e].relations[r])]
+        )
+        found[(e, r)] = dict(zip(names, json.loads(result), strict=True))
     statements = 1
     results: dict[int, dict[int, CheckResult]] = {i: {} for i in range(len(plans))}
     where: dict[tuple[int, int], tuple[RelationPlan, Compiled]] = {}

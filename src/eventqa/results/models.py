@@ -80,7 +80,8 @@ class Window(Result):
     since: datetime
     until: datetime
     # Decided once per run: in a live run, rows dated after this are "in the future" and read too.
-    future_after: datetime | None = None
+    # (kept out of the JSON document, whose `window` is documented as {since, until}).
+    future_after: datetime | None = Field(default=None, exclude=True)
 
 
 class RunResult(Result):

@@ -96,8 +96,8 @@ class DialectSQL:
         """Whether `pattern` matches somewhere in `text` (as GX's engine reads a regex rule)."""
         raise NotImplementedError
 
-    def json_object(self, pairs: list[tuple[str, str]]) -> str:
-        """A JSON object text from (key, SQL expression) pairs, nulls kept."""
+    def json_array(self, values: list[str]) -> str:
+        """A JSON array text of SQL expressions, nulls kept in place."""
         raise NotImplementedError
 
     def to_json(self, value: str) -> str:

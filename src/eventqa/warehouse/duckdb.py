@@ -221,9 +221,8 @@ class DuckDBSQL(DialectSQL):
         return f"regexp_matches({text}, {self.literal(pattern)})"
 
     @override
-    def json_object(self, pairs: list[tuple[str, str]]) -> str:
-        args = ", ".join(f"{self.literal(key)}, {value}" for key, value in pairs)
-        return f"CAST(json_object({args}) AS VARCHAR)"
+    def json_array(self, values: list[str]) -> str:
+        return f"CAST(json_array({', '.join(values)}) AS VARCHAR)"
 
     @override
     def to_json(self, value: str) -> str:

@@ -305,9 +305,9 @@ class SnowflakeSQL(DialectSQL):
         return f"REGEXP_COUNT({text}, {self.literal(pattern)}) > 0"
 
     @override
-    def json_object(self, pairs: list[tuple[str, str]]) -> str:
-        args = ", ".join(f"{self.literal(key)}, {value}" for key, value in pairs)
-        return f"TO_JSON(OBJECT_CONSTRUCT_KEEP_NULL({args}))"
+    def json_array(self, values: list[str]) -> str:
+        # ARRAY_CONSTRUCT keeps NULLs in place (TO_JSON writes them as null).
+        return f"TO_JSON(ARRAY_CONSTRUCT({', '.join(values)}))"
 
     @override
     def to_json(self, value: str) -> str:
