@@ -269,7 +269,7 @@ class _Deriver:
         required = not field.nullable
         proto = field.proto_type
         # Fields inside an object are checked only where the parent is an object.
-        extra = (
+        extra: dict[str, Any] = (
             {"row_condition": _comparison(json_type_column(parent), "==", "object")}
             if parent
             else {}

@@ -79,8 +79,8 @@ def _one_of(*choices: str) -> _Shape:
 
 
 _PAIR_MISSING = _one_of("both_values_are_missing", "either_value_is_missing", "neither")
-_COLUMN = {"column": _text, "row_condition": _comparison}
-_BOUNDS = {"min_value": _float_bound, "max_value": _float_bound}
+_COLUMN: dict[str, _Shape] = {"column": _text, "row_condition": _comparison}
+_BOUNDS: dict[str, _Shape] = {"min_value": _float_bound, "max_value": _float_bound}
 
 # Per expectation type: the kwargs written directly, each with its shape.
 _KNOWN: dict[str, dict[str, _Shape]] = {
@@ -119,8 +119,22 @@ _REQUIRED: dict[str, tuple[str, ...]] = {
     "expect_column_values_to_be_in_set": ("column", "value_set"),
     "expect_column_values_to_not_be_in_set": ("column", "value_set"),
 }
+# GX leaves out a kwarg given at its default value.
+_DEFAULTS: dict[str, dict[str, Any]] = {
+    "expect_column_values_to_match_regex": {"regex": "(?s).*"},
+    "expect_column_pair_values_to_be_equal": {"ignore_row_if": "both_values_are_missing"},
+    "expect_column_pair_values_a_to_be_greater_than_b": {
+        "ignore_row_if": "both_values_are_missing"
+    },
+    "expect_compound_columns_to_be_unique": {"ignore_row_if": "all_values_are_missing"},
+}
 # GX rejects these types when both bounds are missing.
 _NEEDS_A_BOUND = {"expect_column_values_to_be_between"}
+
+
+def _empty_range(low: Any, high: Any) -> bool:
+    numbers = isinstance(low, int | float) and isinstance(high, int | float)
+    return numbers and bool(low > high)
 
 
 def known_kwargs(type_: str, kwargs: Kwargs) -> Kwargs | None:
@@ -134,12 +148,12 @@ def known_kwargs(type_: str, kwargs: Kwargs) -> Kwargs | None:
         normal = shape(value) if shape else None
         if normal is None:
             return None
-        written[name] = normal
-    low, high = written.get("min_value"), written.get("max_value")
-    if type_ in _NEEDS_A_BOUND and low is None and high is None:
+        if normal != _DEFAULTS.get(type_, {}).get(name):
+            written[name] = normal
+    if type_ in _NEEDS_A_BOUND and not ({"min_value", "max_value"} & set(written)):
         return None
-    numbers = all(isinstance(v, int | float) for v in (low, high))
-    if numbers and low > high:  # GX decides which types accept an empty range
+    bounds = (written.get("min_value"), written.get("max_value"))
+    if _empty_range(*bounds):  # GX decides which types accept an empty range
         return None
     return written
 
@@ -153,7 +167,8 @@ def gx_kwargs(type_: str, kwargs: Kwargs, description: str) -> Kwargs:
 
     impl = get_expectation_impl(type_)
     expectation = impl(**kwargs, meta={}, description=description)
-    written: Kwargs = expectation.configuration.to_json_dict()["kwargs"]
+    written = expectation.configuration.to_json_dict()["kwargs"]
+    assert isinstance(written, dict)
     return written
 
 
