@@ -207,7 +207,7 @@ def test_demo_then_run_shows_a_real_failure_with_samples(example_project):
     }
     failing = [c for c in event["checks"] if c["status"] == "failed"]
     (self_follow,) = [c for c in failing if c["check"] == "rule:compare"]
-    assert self_follow["origin"].startswith("checks.yaml:")
+    assert self_follow["origin"] == "checks.yaml#events.user_followed_user.rules[0]"
     sample = self_follow["samples"][0]
     assert sample["follower_id"] == sample["followee_id"] and sample["event_id"].startswith("evt_")
 

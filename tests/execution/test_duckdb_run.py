@@ -250,7 +250,7 @@ def test_table_runs_report_event_names_no_contract_declares(make_project):
         4,
     )
     assert sorted(check.samples) == ["legacy_click", "thing_hapened"]
-    assert check.origin.startswith("contracts/events.proto:")
+    assert check.origin == "contracts/events.proto#BackendEvent"
     assert result.exit_code == 1
     by_event = project.run(Selection(events=("thing_happened",)), SINCE, UNTIL)
     assert by_event.tables == [] and by_event.exit_code == 0

@@ -63,7 +63,8 @@ def test_plain_scalars_are_required_and_typed_per_width(make_project, proto, val
         "parameter": "null",
     }
     assert typed["description"] == f"v is a valid {proto} when set"
-    assert typed["meta"]["origin"] == "contracts/events.proto:7"
+    assert typed["meta"]["origin"] == "contracts/events.proto#Thing.v"
+    assert typed["meta"]["id"] == "v.type"
 
 
 @pytest.mark.parametrize(
@@ -227,20 +228,32 @@ RULE_PROTO = """
 def test_each_rule_kind_becomes_a_pushdown_friendly_expectation(make_project):
     suite = derive(make_project, RULE_PROTO, checks=RULES)
     rules = [e for e in suite.expectations if e["meta"]["check"].startswith("rule:")]
-    assert [(e["type"], e["meta"]["origin"], e["meta"]["severity"]) for e in rules] == [
-        ("unexpected_rows_expectation", "checks.yaml:7", "warn"),
-        ("expect_column_pair_values_a_to_be_greater_than_b", "checks.yaml:8", "error"),
-        ("expect_column_values_to_be_between", "checks.yaml:10", "warn"),
-        ("expect_column_values_to_be_in_set", "checks.yaml:11", "warn"),
-        ("expect_column_values_to_match_regex", "checks.yaml:12", "warn"),
-        ("expect_column_values_to_be_unique", "checks.yaml:13", "warn"),
-        ("expect_compound_columns_to_be_unique", "checks.yaml:14", "warn"),
-        ("expect_column_proportion_of_non_null_values_to_be_between", "checks.yaml:15", "warn"),
-        ("expect_table_row_count_to_be_between", "checks.yaml:16", "warn"),
-        ("expect_column_max_to_be_between", "checks.yaml:17", "warn"),
-        ("expect_column_value_lengths_to_be_between", "checks.yaml:18", "warn"),
-        ("unexpected_rows_expectation", "checks.yaml:19", "warn"),
-        ("expect_column_values_to_be_between", "checks.yaml:20", "warn"),
+    assert [(e["type"], e["meta"]["id"], e["meta"]["severity"]) for e in rules] == [
+        ("unexpected_rows_expectation", "rule.compare.a!=b", "warn"),
+        ("expect_column_pair_values_a_to_be_greater_than_b", "rule.compare.a<=b", "error"),
+        ("expect_column_values_to_be_between", "rule.between.a", "warn"),
+        ("expect_column_values_to_be_in_set", "rule.in_set.color", "warn"),
+        ("expect_column_values_to_match_regex", "rule.matches.name", "warn"),
+        ("expect_column_values_to_be_unique", "rule.unique.a", "warn"),
+        ("expect_compound_columns_to_be_unique", "rule.unique.a+b", "warn"),
+        (
+            "expect_column_proportion_of_non_null_values_to_be_between",
+            "rule.max_null_fraction.name",
+            "warn",
+        ),
+        ("expect_table_row_count_to_be_between", "rule.row_count", "warn"),
+        ("expect_column_max_to_be_between", "rule.freshness", "warn"),
+        (
+            "expect_column_value_lengths_to_be_between",
+            "rule.expectation.expect_column_value_lengths_to_be_between.name",
+            "warn",
+        ),
+        ("unexpected_rows_expectation", "rule.sql", "warn"),
+        ("expect_column_values_to_be_between", "rule.between.items[].n", "warn"),
+    ]
+    # origins name the rule's key in checks.yaml, never its line
+    assert [e["meta"]["origin"] for e in rules] == [
+        f"checks.yaml#events.thing_happened.rules[{index}]" for index in range(len(rules))
     ]
     assert rules[0]["kwargs"]["unexpected_rows_query"] == "SELECT * FROM {batch} WHERE a = b"
     assert rules[1]["kwargs"] == {

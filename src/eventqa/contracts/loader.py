@@ -124,6 +124,13 @@ class _Message:
     proto: descriptor_pb2.DescriptorProto
     file: descriptor_pb2.FileDescriptorProto
     path: tuple[int, ...]
+    full_name: str = ""  # `.livemart.events.v1.Outer.Inner`
+
+    @property
+    def symbol(self) -> str:
+        """The message's name inside its file's package (`Outer.Inner`), stable across edits."""
+        package = f".{self.file.package}." if self.file.package else "."
+        return self.full_name.removeprefix(package)
 
 
 @dataclass(frozen=True)
@@ -182,7 +189,7 @@ class DescriptorIndex:
         path: tuple[int, ...],
     ) -> None:
         full_name = f"{scope}.{message.name}"
-        self.messages[full_name] = _Message(message, file, path)
+        self.messages[full_name] = _Message(message, file, path, full_name)
         for index, nested in enumerate(message.nested_type):
             self._index(nested, file, full_name, (*path, _MESSAGE_NESTED, index))
         for index, enum in enumerate(message.enum_type):
@@ -319,6 +326,8 @@ class DescriptorIndex:
             fields=self._fields(payload, stack=(field.type_name,), diagnostics=diagnostics),
             location=location,
             message_location=self.location(payload),
+            symbol=f"{envelope.symbol}.{field.name}",
+            message_symbol=payload.symbol,
         )
 
     def _fields(
@@ -349,6 +358,7 @@ class DescriptorIndex:
             "number": proto.number,
             "repeated": repeated,
             "location": location,
+            "symbol": f"{message.symbol}.{proto.name}",
             "sensitive": self._is_sensitive(proto),
         }
         if proto.type in _SCALARS:

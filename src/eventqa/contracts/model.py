@@ -61,6 +61,7 @@ class Field:
     fields: tuple[Field, ...] = ()  # for messages (and for repeated messages, per element)
     map_value: Field | None = None
     sensitive: bool = False
+    symbol: str = ""  # `OrderItem.sku`: where the field is declared, without a line number
 
     def child(self, name: str) -> Field | None:
         """The nested field called `name`, if this is a message field that declares it."""
@@ -80,6 +81,8 @@ class EventContract:
     fields: tuple[Field, ...]
     location: Location  # the envelope field, where the metadata is declared
     message_location: Location
+    symbol: str = ""  # `BackendEvent.user_followed_user`: the envelope field, line-free
+    message_symbol: str = ""  # `UserFollowedUserEvent`: the payload message, line-free
 
     def child(self, name: str) -> Field | None:
         """The top-level payload field called `name`."""

@@ -11,15 +11,8 @@ from eventqa.suites.derive import DerivedSuite
 
 
 def render_suite(derived: DerivedSuite) -> str:
-    """The suite as GX JSON, byte-for-byte stable: sorted keys, no GX version stamp, no ids."""
-    document: dict[str, Any] = derived.suite.to_json_dict()
-    document.pop("id", None)
-    document.get("meta", {}).pop("great_expectations_version", None)
-    for expectation in document.get("expectations", []):
-        expectation.pop("id", None)
-        if expectation.get("rendered_content") is None:
-            expectation.pop("rendered_content", None)
-    return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    """The suite as GX JSON, byte-for-byte stable: sorted keys, no GX version stamp, no GX ids."""
+    return json.dumps(derived.suite, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
 @dataclass
