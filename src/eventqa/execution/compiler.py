@@ -148,6 +148,7 @@ class Compiler:
         *,
         nulls_count: bool = False,
         windows: list[str] | None = None,
+        empty: int | None = None,
     ) -> Compiled:
         """A column map expectation: GX ignores nulls unless the check is about nulls."""
         kwargs = expectation["kwargs"]
@@ -168,7 +169,8 @@ class Compiler:
             considered = total if nulls_count else total - nulls
             success = total == 0 or considered == 0 or _mostly(considered, bad, mostly)
             percent = _percent(bad, considered) if total else None
-            return Outcome(success, total, bad, percent)
+            # GX's SUM over no rows is NULL: an empty window has no unexpected count at all.
+            return Outcome(success, total, bad if total else empty, percent)
 
         return Compiled(
             position,
@@ -236,7 +238,8 @@ class Compiler:
         column = quote_identifier(kwargs["column"])
         name = f"_dup{position}"
         window = f"COUNT({column}) OVER (PARTITION BY {column}) AS {name}"
-        return self._map(position, expectation, grain, f"{name} > 1", windows=[window])
+        # GX counts duplicates with a subquery: 0, not NULL, over an empty window.
+        return self._map(position, expectation, grain, f"{name} > 1", windows=[window], empty=0)
 
     def _expect_compound_columns_to_be_unique(
         self, position: int, expectation: dict[str, Any], grain: str, kwargs: dict[str, Any]
@@ -258,7 +261,8 @@ class Compiler:
             total, missing, bad = (int(v or 0) for v in values)
             considered = total - missing
             success = total == 0 or considered == 0 or _mostly(considered, bad, mostly)
-            return Outcome(success, total, bad, _percent(bad, considered) if total else None)
+            percent = _percent(bad, considered) if total else None
+            return Outcome(success, total, bad if total else None, percent)
 
         return Compiled(position, expectation, grain, aggregates, judge, failing, None, [window])
 

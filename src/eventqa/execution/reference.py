@@ -100,8 +100,10 @@ def run_expectations(
             raise
         except Exception as error:
             raise warehouse.translate(error) from error
-        for relation in relations.values():
-            found |= _validate(datasource, job, chosen, relation, projection, window, sensitive)
+        for number, relation in enumerate(relations.values()):
+            found |= _validate(
+                datasource, job, chosen, relation, projection, window, sensitive, number
+            )
     finally:
         if datasource is not None:
             warehouse.release(datasource)
@@ -116,6 +118,7 @@ def _validate(
     projection: Projection,
     window: Window,
     sensitive: set[str],
+    number: int,
 ) -> dict[int, CheckResult]:
     """Let GX validate one relation's share of the chosen expectations."""
     from great_expectations.core import ExpectationSuite
@@ -131,7 +134,7 @@ def _validate(
     document = {**job.suite, "expectations": expectations}
     document["name"] = f"{job.suite['name']}[{relation.grain or 'rows'}]"
     asset = datasource.add_query_asset(
-        name=f"{relation.table}_q", query=projection.relation_query(relation)
+        name=f"{relation.table}_q{number}", query=projection.relation_query(relation)
     )
     batch = asset.add_batch_definition_whole_table("window").get_batch()
     validation = batch.validate(
