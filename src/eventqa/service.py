@@ -182,6 +182,7 @@ class Project:
         progress: Callable[[str, int, int], None] | None,
         alert: bool,
     ) -> RunResult:
+        from eventqa.execution.runner import complete_with_gx
         from eventqa.warehouse import open_warehouse
 
         warehouse = open_warehouse(self.config)
@@ -192,7 +193,7 @@ class Project:
             by_table.setdefault(job.table, []).append(job)
         for table in declared:
             by_table.setdefault(table, [])
-        results, tables, done = [], [], 0
+        results, tables, done, checked_tables = [], [], 0, []
         # One statement per table window; tables run side by side, each on its own connection.
         workers = max(1, min(self.config.defaults.concurrency, len(by_table)))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="eventqa") as pool:
@@ -205,13 +206,15 @@ class Project:
             }  # fmt: skip
             for future in as_completed(futures):
                 checked = future.result()
-                results += checked.events
+                checked_tables.append(checked)
                 if checked.table is not None:
                     tables.append(checked.table)
                 for event in checked.events:
                     done += 1
                     if progress:
                         progress(event.event, done, len(jobs))
+        for checked in checked_tables:  # every compiled connection is closed by now
+            results += complete_with_gx(warehouse, checked, window)
         order = {job.event: index for index, job in enumerate(jobs)}
         results.sort(key=lambda result: order[result.event])
         tables.sort(key=lambda table: list(declared).index(table.table))

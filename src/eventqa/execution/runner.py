@@ -265,6 +265,9 @@ class TableRun:
     events: list[EventResult]
     table: TableResult | None
     statements: int
+    # Expectations the compiler does not know, by event: GX's engine runs them afterwards
+    # (`complete_with_gx`), once every compiled connection is closed.
+    pending: dict[str, tuple[EventJob, list[int]]] = field(default_factory=dict)
 
 
 def _check_result(check: Compiled, values: list[Any]) -> CheckResult:
@@ -340,7 +343,9 @@ def run_tables(
     if samples_sql:
         statements += 1
         fetched: dict[tuple[int, int], list[Any]] = {}
-        for e, position, value in warehouse.query(connection, samples_sql, table=table):
+        fetched_rows = warehouse.query(connection, samples_sql, table=table)
+        # The smallest failing values, in order: the same run gives the same samples.
+        for e, position, value in sorted(fetched_rows, key=lambda row: str(row[2])):
             key = (int(e), int(position))
             sample = json.loads(value)
             if key in timestamps:
@@ -359,14 +364,6 @@ def run_tables(
                 relation, check = where[(index, position)]
                 repro = reproduction_sql(plan, relation, check, window)
                 checks[position] = result.model_copy(update={"reproduction_sql": repro})
-        if plan.fallback:
-            from eventqa.execution.reference import run_expectations
-
-            with GX_LOCK:
-                for position, result in run_expectations(
-                    warehouse, plan.job, plan.fallback, window, f"eq{index}"
-                ).items():
-                    checks[position] = result
         ordered = [checks[p] for p in sorted(checks)]
         row_count = found.get((index, 0), {}).get("n")
         events.append(
@@ -385,7 +382,37 @@ def run_tables(
         values = found.get((-1, -1), {})
         table_result = _table_result(table, declared, values, warehouse, connection, window)
         statements += 1 if table_result.status != Status.PASSED else 0
-    return TableRun(events, table_result, statements)
+    pending = {plan.job.event: (plan.job, plan.fallback) for plan in plans if plan.fallback}
+    return TableRun(events, table_result, statements, pending)
+
+
+def complete_with_gx(warehouse: Warehouse, run: TableRun, window: Window) -> list[EventResult]:
+    """The events of `run` with their pending expectations run through GX's engine.
+
+    One event at a time, under GX_LOCK: GX's suite-parameter parser is not thread-safe, and an
+    embedded warehouse shares its file only between connections opened alike.
+    """
+    if not run.pending:
+        return run.events
+    from eventqa.execution.reference import run_expectations
+
+    completed = []
+    for number, event in enumerate(run.events):
+        if event.event not in run.pending:
+            completed.append(event)
+            continue
+        job, positions = run.pending[event.event]
+        with GX_LOCK:
+            found = run_expectations(warehouse, job, positions, window, f"gx{number}")
+        compiled = [p for p in range(len(job.suite["expectations"])) if p not in positions]
+        by_position = dict(zip(compiled, event.checks, strict=True)) | found
+        checks = [by_position[p] for p in sorted(by_position)]
+        completed.append(
+            event.model_copy(
+                update={"checks": checks, "status": Status.worst([c.status for c in checks])}
+            )
+        )
+    return completed
 
 
 def sample_statement(
@@ -437,7 +464,7 @@ def sample_statement(
         branches.append(
             f"SELECT * FROM (SELECT DISTINCT {index} AS event_index, {position} AS position, "
             f"{value} AS sample FROM {rows} WHERE {condition} AND {value} IS NOT NULL "
-            f"LIMIT {SAMPLE_SIZE}) AS s{len(branches)}"
+            f"ORDER BY sample LIMIT {SAMPLE_SIZE}) AS s{len(branches)}"
         )
         wanted.append((index, position))
     if not branches:

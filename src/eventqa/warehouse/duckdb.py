@@ -89,7 +89,12 @@ class DuckDB(Warehouse):
         return context.data_sources.add_eventqa_duckdb(
             name=name,
             connection_string=f"duckdb:///{self.path}",
-            kwargs={"poolclass": StaticPool, "connect_args": {"config": dict(self.settings)}},
+            kwargs={
+                "poolclass": StaticPool,
+                # Read-only like `connect`: DuckDB shares a file between connections of one
+                # process only when they open it alike, and checks never write.
+                "connect_args": {"config": dict(self.settings), "read_only": True},
+            },
         )
 
     def check_table(self, datasource: Any, table: str) -> None:

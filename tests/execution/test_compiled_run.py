@@ -1,0 +1,122 @@
+"""How a run reaches the warehouse: statements per table, no GX unless needed, safe in parallel."""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import subprocess
+import sys
+import textwrap
+from datetime import timedelta
+
+import pytest
+
+from eventqa.results import Status
+from eventqa.service import Project, Selection
+
+pytestmark = pytest.mark.duckdb
+
+
+@pytest.fixture
+def demo(example_project):
+    project = Project(example_project / "checks.yaml")
+    summary = project.demo(rows=4000)
+    return project, summary.until
+
+
+class Statements(logging.Handler):
+    """A query log: every statement eventqa sends to the warehouse."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.sent: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.sent.append(record.getMessage())
+
+
+@pytest.fixture
+def statements():
+    handler = Statements()
+    logger = logging.getLogger("eventqa.sql")
+    logger.addHandler(handler)
+    level = logger.level
+    logger.setLevel(logging.DEBUG)
+    yield handler.sent
+    logger.removeHandler(handler)
+    logger.setLevel(level)
+
+
+def test_statements_per_run_do_not_grow_with_the_number_of_events(demo, statements):
+    project, until = demo
+    since = until - timedelta(days=7)
+    one = project.run(Selection(events=("user_followed_user",)), since, until, alert=False)
+    sent_for_one = list(statements)
+    statements.clear()
+    backend = project.run(Selection(table="backend__events"), since, until, alert=False)
+    sent_for_table = list(statements)
+    assert len(backend.events) == 7 and one.events[0].status == Status.FAILED
+    # One scan of the window for every check, one capped query for the samples of what failed.
+    assert len(sent_for_one) == 2
+    # The whole table: the same two, plus one for the undeclared event names it found.
+    assert len(sent_for_table) <= 3, sent_for_table
+    assert sum(s.count("UNION ALL") for s in sent_for_table[:1]) >= 7
+
+
+def test_a_run_without_fallback_never_imports_great_expectations(demo):
+    project, until = demo
+    script = textwrap.dedent(
+        f"""
+        import sys
+        from datetime import datetime
+        from eventqa.service import Project, Selection
+        from pathlib import Path
+        project = Project(Path({str(project.config_path)!r}))
+        until = datetime.fromisoformat({until.isoformat()!r})
+        run = project.run(Selection(all=True), None, until, alert=False)
+        print(len(run.events), "great_expectations" in sys.modules)
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.stdout.split() == ["13", "False"], done.stderr[-2000:]
+
+
+FALLBACK = """\
+      - expectation:
+          type: expect_column_value_lengths_to_be_between
+          kwargs: {column: event_id, min_value: 1}
+"""
+
+
+def test_unknown_expectation_types_run_through_gx_even_in_parallel(demo):
+    """GX's engine is not thread-safe: many runs of the pool, always the same answer."""
+    project, until = demo
+    checks = project.config_path
+    text = checks.read_text()
+    for event in ("user_followed_user", "user_searched_catalog"):  # one in each table
+        anchor = f"  {event}:\n"
+        head, tail = text.split(anchor, 1)
+        rules_at = tail.index("    rules:\n") + len("    rules:\n")
+        text = head + anchor + tail[:rules_at] + FALLBACK + tail[rules_at:]
+    checks.write_text(text)
+    project = Project(checks)
+    project.generate()
+    since = until - timedelta(days=7)
+    answers = set()
+    for _ in range(12):
+        run = project.run(Selection(all=True), since, until, alert=False)
+        document = run.model_dump(mode="json", exclude={"run_id"})
+        for event in document["events"]:
+            event.pop("duration_seconds")
+        answers.add(repr(document))
+        fallback = [
+            c
+            for e in run.events
+            for c in e.checks
+            if c.expectation_type == "expect_column_value_lengths_to_be_between"
+        ]
+        assert len(fallback) == 2 and all(c.status == Status.PASSED for c in fallback)
+    first, *others = sorted(answers)
+    for other in others:
+        difference = difflib.unified_diff(first.split(", "), other.split(", "), lineterm="")
+        pytest.fail("runs differ:\n" + "\n".join(list(difference)[:40]))
