@@ -50,6 +50,11 @@ class CheckResult(Result):
     samples: list[Any] = Field(default_factory=list)
     error: str | None = None
 
+    @property
+    def key(self) -> str:
+        """What identifies the check across runs: its id, else its kind, type and column."""
+        return self.check_id or f"{self.check}|{self.expectation_type}|{self.column or ''}"
+
 
 class EventResult(Result):
     """All checks of one event."""
