@@ -122,9 +122,11 @@ def check_lines(checks: list[CheckResult]) -> str:
         icon = _ICON.get(check.status, "")
         line = f"{number}. {icon} *{escape(check.description)}* — {_observed(check)}"
         if check.samples:
-            shown = ", ".join(code(s) for s in check.samples[:MAX_SAMPLES])
-            more = len(check.samples) - MAX_SAMPLES
-            line += f"\n    samples: {shown}" + (f" and {more} more" if more > 0 else "")
+            distinct = list(dict.fromkeys(code(s) for s in check.samples))  # GX repeats values
+            more = len(distinct) - MAX_SAMPLES
+            line += f"\n    samples: {', '.join(distinct[:MAX_SAMPLES])}" + (
+                f" and {more} more" if more > 0 else ""
+            )
         line += f"\n    _{escape(check.origin)}_"
         lines.append(line)
     return "\n".join(lines)
@@ -246,7 +248,8 @@ def table_message(table: TableResult, label: str, run: RunResult) -> Message:
 def passing_message(event: EventResult, run: RunResult) -> Message:
     """What a passing event's run says (`alerts preview`): nothing is wrong."""
     text = (
-        f":white_check_mark: *{escape(event.event)}* passes all {len(event.checks)} checks "
+        f":white_check_mark: *{escape(event.event)}* passes its {len(event.checks)} "
+        f"check{'' if len(event.checks) == 1 else 's'} "
         f"({_window(run)}, {event.row_count or 0:,} events): no alert is sent."
     )
     return Message(f"{event.event} passes", limit_blocks([section(text)]))
