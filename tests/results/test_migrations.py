@@ -19,10 +19,20 @@ from alembic.migration import MigrationContext
 
 from eventqa.results import CheckResult, EventResult, RunResult, Status
 from eventqa.results.models import Window
-from eventqa.results.store import VERSION_TABLE, ResultStore
+from eventqa.results.store import SCHEMA_HEAD, VERSION_TABLE, ResultStore, _alembic_config
 
 REPO = Path(__file__).resolve().parents[2]
 HEAD = "0004"
+
+
+def test_the_store_knows_the_newest_migration():
+    from alembic.script import ScriptDirectory
+
+    assert (
+        ScriptDirectory.from_config(_alembic_config(None)).get_current_head() == SCHEMA_HEAD == HEAD
+    )
+
+
 UNTIL = datetime(2026, 3, 1, 12, tzinfo=UTC)
 
 # eventqa 0.1's DDL per schema version, as SQLAlchemy emitted it for SQLite.
@@ -153,6 +163,15 @@ def test_a_fresh_database_gets_every_version_and_matches_the_live_tables(fresh):
         )
         assert compare_metadata(context, fresh.metadata) == []  # migrations == store.py's tables
     assert "check_id" in [c[0] for c in schema(fresh.engine)["check_results"]["columns"]]
+
+
+def test_stores_opened_at_once_in_threads_all_work(tmp_path):
+    """The scheduler opens stores from several threads; Alembic's globals must not be shared."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    urls = [f"sqlite:///{tmp_path / f'results{i}.db'}" for i in range(6)]
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        assert list(pool.map(lambda url: ResultStore(url).migrate(), urls)) == [HEAD] * 6
 
 
 def test_reopening_applies_nothing_twice(tmp_path):

@@ -9,6 +9,7 @@ hand-rolled migrations of eventqa 0.1 (a `schema_version` table) are adopted at 
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,6 +21,11 @@ from eventqa.results.models import CheckResult, RunResult, Status
 # Alembic's bookkeeping table, named apart from `alembic_version`: the results may live in a
 # database that an application migrates with Alembic too.
 VERSION_TABLE = "eventqa_schema_version"
+# The newest revision in migrations/versions (tests/results/test_migrations.py holds them equal):
+# a database already there opens without running Alembic.
+SCHEMA_HEAD = "0004"
+# Alembic keeps the running migration in module globals (`op`, `context`): one thread at a time.
+_MIGRATING = threading.Lock()
 # The hand-rolled schema's versions (eventqa 0.1, table `schema_version`) as Alembic revisions.
 LEGACY_REVISIONS = {1: "0001", 2: "0002", 3: "0003"}
 
@@ -209,13 +215,19 @@ class ResultStore:
         from alembic import command
         from alembic.migration import MigrationContext
 
-        with self.engine.begin() as connection:
-            config = _alembic_config(connection)
-            _adopt_legacy_schema(connection, config)
-            command.upgrade(config, "head")
-            revision = MigrationContext.configure(
-                connection, opts={"version_table": VERSION_TABLE}
-            ).get_current_revision()
+        with _MIGRATING, self.engine.begin() as connection:
+
+            def current() -> str | None:
+                context = MigrationContext.configure(
+                    connection, opts={"version_table": VERSION_TABLE}
+                )
+                return context.get_current_revision()
+
+            if current() != SCHEMA_HEAD:
+                config = _alembic_config(connection)
+                _adopt_legacy_schema(connection, config)
+                command.upgrade(config, "head")
+            revision = current()
         return str(revision)
 
     def save(self, run: RunResult) -> None:
@@ -270,6 +282,8 @@ class ResultStore:
                 .order_by(runs.c.until.desc(), runs.c.stored_at.desc())
                 .limit(limit)
             ).all()
+            if not recent:
+                return []
             found = connection.execute(
                 checks.select()
                 .where(checks.c.subject == event)
