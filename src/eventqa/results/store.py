@@ -145,6 +145,18 @@ def _alembic_config(connection: Any) -> Any:
     return config
 
 
+def _quiet_alembic() -> None:
+    """Keep Alembic's INFO chatter ("Context impl SQLiteImpl.") out of eventqa's JSON log lines.
+
+    Left alone when the application set the `alembic` logger's level itself.
+    """
+    import logging
+
+    logger = logging.getLogger("alembic")
+    if logger.level == logging.NOTSET:
+        logger.setLevel(logging.WARNING)
+
+
 def _adopt_legacy_schema(connection: Any, config: Any) -> None:
     """Stamp a database of the hand-rolled migrations at its version, then drop their table."""
     import sqlalchemy as sa
@@ -212,6 +224,7 @@ class ResultStore:
 
     def migrate(self) -> str:
         """Upgrade the database to the newest schema version; return that revision."""
+        _quiet_alembic()  # before importing it: it logs on import
         from alembic import command
         from alembic.migration import MigrationContext
 
