@@ -156,19 +156,22 @@ class Project:
         alert: bool = True,
     ) -> RunResult:
         """Check the selected events' window in the warehouse, store the result, then alert."""
-        from eventqa.warehouse import WarehouseError
+        from eventqa.warehouse import WarehouseBusyError, WarehouseError
 
         runner = self.catalog
         jobs = runner.load_jobs(selection)
-        window = default_window(self.config, since, until)
+        now = datetime.now(UTC)  # the run's one "now": its window and its alerts agree on it
+        window = default_window(self.config, since, until, now)
         try:
-            return self._run(runner, jobs, window, selection, progress, alert)
+            return self._run(runner, jobs, window, selection, progress, alert, now)
+        except WarehouseBusyError:
+            raise  # another eventqa holds the warehouse (retried already): not an outage
         except WarehouseError as error:
             if alert:  # say once per outage that checks are not running
                 store = self.result_store()
                 try:
                     events = [(job.event, job.owner) for job in jobs]
-                    self.alerter(store).outage(str(error), events, self.config.warehouse.type)
+                    self.alerter(store).outage(str(error), events, self.config.warehouse.type, now)
                 finally:
                     store.close()
             raise
@@ -181,6 +184,7 @@ class Project:
         selection: Selection,
         progress: Callable[[str, int, int], None] | None,
         alert: bool,
+        now: datetime,
     ) -> RunResult:
         from eventqa.execution.runner import complete_with_gx
         from eventqa.warehouse import open_warehouse
@@ -223,7 +227,7 @@ class Project:
         try:
             store.save(run)  # stored before anything reads or sends it
             if alert:
-                self.alerter(store).after_run(run)
+                self.alerter(store).after_run(run, now)
         finally:
             store.close()
         return run
@@ -248,13 +252,13 @@ class Project:
 
         return Alerter(self.config, store, self.notifier(), self._failing_rows_sql)
 
-    def _failing_rows_sql(self, event: Any, run: RunResult) -> dict[int, str]:
-        """The stored reproduction SQL of an event's first failing checks, by check position."""
+    def _failing_rows_sql(self, event: Any, run: RunResult) -> dict[str, str]:
+        """The stored reproduction SQL of an event's first failing checks, by `CheckResult.key`."""
         del run  # the SQL was written by the compiler when the run ran, and stored with it
-        found: dict[int, str] = {}
-        for position, check in enumerate(event.checks):
+        found: dict[str, str] = {}
+        for check in event.checks:
             if check.reproduction_sql and len(found) < 2:
-                found[position] = check.reproduction_sql
+                found[check.key] = check.reproduction_sql
         return found
 
     def status(self) -> tuple[datetime | None, list[dict[str, Any]], list[str]]:
@@ -267,7 +271,6 @@ class Project:
 
     def preview_alert(self, event: str) -> dict[str, Any]:
         """The Block Kit message the event's latest stored run would send, as JSON."""
-        from eventqa.alerting.blocks import failure_message
         from eventqa.errors import UsageError
 
         known = sorted(self.catalog.all_jobs)
@@ -285,10 +288,7 @@ class Project:
             store.close()
         (result,) = run.events
         alerter = self.alerter(store)
-        message = failure_message(
-            result.owner or "unknown", [(result, "broke its contract")], run,
-            {event: self._failing_rows_sql(result, run)},
-        )  # fmt: skip
+        message = alerter.preview(result, run)
         return {
             "channel": alerter.channel_for(event, result.owner),
             **message.payload(),

@@ -9,8 +9,17 @@ import json
 import os
 from pathlib import Path
 
-from eventqa.alerting.blocks import failure_message, resolved_message
-from eventqa.results import Status
+from eventqa.alerting.blocks import (
+    MAX_BLOCKS,
+    MAX_TEXT,
+    Message,
+    digest_message,
+    failure_message,
+    passing_message,
+    resolved_message,
+    table_message,
+)
+from eventqa.results import EventResult, Status, TableResult
 from tests.alerting.test_slack import BROKEN, FINE, check, event, run
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -35,6 +44,7 @@ def test_failure_message_golden():
             Status.FAILED,
             origin="checks.yaml:47",
             samples=[{"event_id": "evt_1", "follower_id": 7, "followee_id": 7}],
+            check_id="no-self-follow",
         ),
     )
     result = run("r1", failing)
@@ -42,7 +52,8 @@ def test_failure_message_golden():
         "Foundations",
         [(failing, "broke its contract")],
         result,
-        {"user_followed_user": {0: "WITH p AS (SELECT 1)\nSELECT * FROM p"}},
+        # Keyed by check id: the second listed check (the passing one in between is not listed).
+        {"user_followed_user": {"no-self-follow": "WITH p AS (SELECT 1)\nSELECT * FROM p"}},
     )
     compare("failure", {"text": message.text, "blocks": message.blocks})
 
@@ -50,3 +61,68 @@ def test_failure_message_golden():
 def test_resolved_message_golden():
     message = resolved_message("user_followed_user", run("r2"))
     compare("resolved", {"text": message.text, "blocks": message.blocks})
+
+
+def test_table_message_golden():
+    undeclared = check(
+        "every event_name in backend__events is declared by a contract",
+        Status.FAILED,
+        samples=["user_teleported", "user_teleported"],
+        origin="contracts/backend.proto:12",
+        check_id="undeclared-events",
+        column="event_name",
+    )
+    table = TableResult(table="backend__events", status=Status.FAILED, checks=[undeclared])
+    message = table_message(table, "broke its contract", run("r1"))
+    compare("table", {"text": message.text, "blocks": message.blocks})
+
+
+def test_passing_message_golden():
+    message = passing_message(event("user_followed_user", "Foundations", FINE), run("r1"))
+    compare("passing", {"text": message.text, "blocks": message.blocks})
+
+
+def blocks_slack_accepts(message: Message) -> None:
+    """What Slack rejects a whole message for: an empty text, too many blocks, too long a text."""
+    for document in [message, *message.replies]:
+        assert document.text and 0 < len(document.blocks) <= MAX_BLOCKS
+        for block in document.blocks:
+            texts = [block.get("text")] if "text" in block else block.get("elements", [])
+            assert texts, block
+            for text in texts:
+                assert text["text"].strip() and len(text["text"]) <= MAX_TEXT, block
+
+
+def test_no_message_has_an_empty_block():
+    could_not_run = EventResult(
+        event="user_followed_user", table="backend__events", owner=None,
+        status=Status.ERROR, checks=[], error="the payload is not JSON",
+    )  # fmt: skip
+    passing = event("user_followed_user", "Foundations", FINE)
+    messages = [
+        failure_message("Foundations", [(could_not_run, "broke its contract")], run("r1"), {}),
+        failure_message("Foundations", [(passing, "broke its contract")] * 5, run("r1"), {}),
+        passing_message(passing, run("r1")),
+        resolved_message("user_followed_user", run("r1")),
+        digest_message([passing], run("r1")),
+        table_message(TableResult(table="t", status=Status.PASSED, checks=[]), "x", run("r1")),
+    ]
+    for message in messages:
+        blocks_slack_accepts(message)
+
+
+def test_failing_rows_are_named_by_the_number_the_check_has_in_the_list():
+    first = check("a is valid", Status.FAILED, check_id="a-valid", column="a")
+    second = check("b is valid", Status.WARNED, check_id="b-valid", column="b")
+    failing = event("user_followed_user", "Foundations", FINE, first, FINE, second)
+    sql = "SELECT *\nFROM backend__events\nWHERE b IS NULL"
+    message = failure_message(
+        "Foundations", [(failing, "broke its contract")], run("r1"),
+        {"user_followed_user": {"b-valid": sql}},
+    )  # fmt: skip
+    texts = [b["text"]["text"] for b in message.blocks if b["type"] == "section"]
+    listed = next(t for t in texts if "a is valid" in t)
+    assert listed.startswith("1. ") and "\n2. :large_yellow_circle: *b is valid*" in listed
+    (rows,) = [t for t in texts if t.startswith("*Failing rows*")]
+    assert rows.startswith("*Failing rows* of check 2, *b is valid*")
+    assert rows.endswith(f"```\n{sql}\n```")  # the SQL on its own lines

@@ -51,10 +51,19 @@ def setup(tmp_path, slack, monkeypatch):
     return Alerter(config, store, notifier), store
 
 
-def check(description: str, status: Status, samples=(), unexpected=3, origin="contracts/x.proto:3"):
+def check(
+    description: str,
+    status: Status,
+    samples=(),
+    unexpected=3,
+    origin="contracts/x.proto:3",
+    check_id: str = "",
+    column: str = "follower_id",
+):
     return CheckResult(
         expectation_type="expect_column_values_to_not_be_null",
-        column="follower_id",
+        column=column,
+        check_id=check_id,
         status=status,
         severity="warn" if status == Status.WARNED else "error",
         check="type",
@@ -116,7 +125,7 @@ def test_message_has_what_broke_how_badly_and_how_to_reproduce(setup, slack):
         in text
     )
     assert "contracts/x.proto:3" in text
-    assert message["metadata"]["event_payload"]["alert_id"] == "r1:#foundations"
+    assert message["metadata"]["event_payload"]["alert_id"] == "r1:#foundations:Foundations"
 
 
 def test_data_cannot_mention_link_or_format(setup, slack):
@@ -162,23 +171,26 @@ def test_many_failing_events_go_to_the_thread_within_slack_limits(setup, slack):
 def test_same_failure_alerts_once_then_reminds_then_resolves_in_its_thread(setup, slack):
     alerter, _ = setup
     failing = event("user_followed_user", "Foundations", BROKEN)
+    # Each run's window ends when it runs (a live run, not a backfill).
     alerter.after_run(run("r1", failing), NOW)
-    alerter.after_run(run("r2", failing), NOW + timedelta(hours=1))
+    alerter.after_run(run("r2", failing, until=NOW + timedelta(hours=1)), NOW + timedelta(hours=1))
     assert len(slack.messages) == 1  # the same failure an hour later: quiet
-    changed = event("user_followed_user", "Foundations", BROKEN, check("another", Status.FAILED))
-    alerter.after_run(run("r3", changed), NOW + timedelta(hours=2))
-    assert len(slack.messages) == 2  # a different set of failing checks: a new alert
-    alerter.after_run(run("r4", changed), NOW + timedelta(hours=27))
-    assert len(slack.messages) == 3 and "still failing" in json.dumps(slack.messages[2]["blocks"])
-    alerter.after_run(
-        run("r5", event("user_followed_user", "Foundations", FINE)), NOW + timedelta(hours=28)
+    changed = event(
+        "user_followed_user", "Foundations", BROKEN, check("another", Status.FAILED, column="x")
     )
+    alerter.after_run(run("r3", changed, until=NOW + timedelta(hours=2)), NOW + timedelta(hours=2))
+    assert len(slack.messages) == 2  # a different set of failing checks: a new alert
+    alerter.after_run(
+        run("r4", changed, until=NOW + timedelta(hours=27)), NOW + timedelta(hours=27)
+    )
+    assert len(slack.messages) == 3 and "still failing" in json.dumps(slack.messages[2]["blocks"])
+    at = NOW + timedelta(hours=28)
+    alerter.after_run(run("r5", event("user_followed_user", "Foundations", FINE), until=at), at)
     resolved = slack.messages[3]
     assert "passes again" in json.dumps(resolved["blocks"])
     assert resolved["thread_ts"] == slack.messages[2]["ts"]
-    alerter.after_run(
-        run("r6", event("user_followed_user", "Foundations", FINE)), NOW + timedelta(hours=29)
-    )
+    at = NOW + timedelta(hours=29)
+    alerter.after_run(run("r6", event("user_followed_user", "Foundations", FINE), until=at), at)
     assert len(slack.messages) == 4
 
 
@@ -186,7 +198,7 @@ def test_warnings_go_to_a_daily_digest_by_default(setup, slack):
     alerter, _ = setup
     warned = event("user_followed_user", "Foundations", check("soft", Status.WARNED))
     alerter.after_run(run("r1", warned), NOW)
-    alerter.after_run(run("r2", warned), NOW + timedelta(hours=2))
+    alerter.after_run(run("r2", warned, until=NOW + timedelta(hours=2)), NOW + timedelta(hours=2))
     assert [m["text"] for m in slack.messages] == ["eventqa warnings digest (1 events)"]
 
 
@@ -215,12 +227,14 @@ def test_undelivered_alerts_wait_in_the_outbox_for_the_next_run(setup, slack):
     alerter.after_run(run("r1", event("user_followed_user", "Foundations", BROKEN)), NOW)
     assert slack.messages == []
     (pending,) = store.pending()
-    assert pending["id"] == "r1:#foundations" and "internal_error" in pending["last_error"]
+    assert (
+        pending["id"] == "r1:#foundations:Foundations" and "internal_error" in pending["last_error"]
+    )
     alerter.after_run(
         run("r2", event("user_opened_app", "Growth", FINE)), NOW + timedelta(minutes=5)
     )
     assert [m["metadata"]["event_payload"]["alert_id"] for m in slack.messages] == [
-        "r1:#foundations"
+        "r1:#foundations:Foundations"
     ]
     assert store.pending() == []
 

@@ -180,7 +180,7 @@ def test_demo_then_run_shows_a_real_failure_with_samples(example_project):
     assert "failed" in done.stdout
     # No progress bars, warnings or leak reports: only the alert, written to the local outbox.
     assert done.stderr.splitlines() == [
-        "alert for #foundations-alerts: Foundations: 1 event broke their contract "
+        "alert for #foundations-alerts: Foundations: 1 event broke its contract "
         "(user_followed_user) (no SLACK_BOT_TOKEN: written to .eventqa/outbox.jsonl)"
     ]
 

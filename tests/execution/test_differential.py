@@ -165,7 +165,7 @@ def test_compiler_agrees_with_great_expectations_on_every_type_family(golden_pro
 
 
 def test_compiler_agrees_with_great_expectations_on_every_rule_kind(tmp_path):
-    project, empty = project_with_rows(tmp_path, REPO, "example")
+    project, _ = project_with_rows(tmp_path, REPO, "example")
     kinds = {
         e["type"] for job in project.catalog.all_jobs.values() for e in job.suite["expectations"]
     }

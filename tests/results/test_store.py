@@ -6,7 +6,6 @@ import pytest
 import sqlalchemy as sa
 
 from eventqa.results import CheckResult, EventResult, RunResult, Status, TableResult
-from eventqa.results import store as store_module
 from eventqa.results.models import Window
 from eventqa.results.store import ResultStore, ResultStoreError
 
@@ -36,12 +35,13 @@ def a_run(run_id: str, until: datetime, status: Status) -> RunResult:
             check(
                 "a is valid",
                 status,
+                check_id="a-valid",
                 unexpected_count=2,
                 element_count=10,
                 samples=['"x"'],
                 observed_value={"max": "2026-03-01"},
             ),
-            check("b is valid", Status.PASSED),
+            check("b is valid", Status.PASSED, check_id="b-valid"),
         ],
         row_count=10,
     )
@@ -67,7 +67,12 @@ def test_runs_round_trip_with_each_checks_status(tmp_path):
         ("r2", Status.FAILED, UNTIL),
         ("r1", Status.PASSED, UNTIL - timedelta(days=1)),
     ]
-    assert history[0].checks == {(0, "a is valid"): Status.FAILED, (1, "b is valid"): Status.PASSED}
+    # Each check's history follows its id, whatever its position in the suite.
+    assert history[0].checks == {
+        ("a-valid", "a is valid"): Status.FAILED,
+        ("b-valid", "b is valid"): Status.PASSED,
+    }
+    assert [c.check_id for c in store.load_run("r2").events[0].checks] == ["a-valid", "b-valid"]
     with store.engine.connect() as connection:
         row = connection.execute(
             sa.text(
@@ -81,33 +86,6 @@ def test_runs_round_trip_with_each_checks_status(tmp_path):
         }
         assert subjects == {"thing_happened", "table:backend__events"}
     assert store.history("other_event") == []
-
-
-def test_migrations_apply_once_and_only_what_is_missing(tmp_path, monkeypatch):
-    url = f"sqlite:///{tmp_path / 'results.db'}"
-    ResultStore(url).save(a_run("r1", UNTIL, Status.PASSED))
-    ResultStore(url)  # reopening applies nothing twice
-
-    def add_note_column(connection, metadata):
-        connection.execute(sa.text("ALTER TABLE runs ADD COLUMN note TEXT"))
-
-    monkeypatch.setattr(
-        store_module,
-        "MIGRATIONS",
-        [*store_module.MIGRATIONS, (len(store_module.MIGRATIONS) + 1, add_note_column)],
-    )
-    store = ResultStore(url)
-    with store.engine.connect() as connection:
-        versions = [
-            r[0]
-            for r in connection.execute(
-                sa.text("SELECT version FROM schema_version ORDER BY version")
-            )
-        ]
-        assert versions == [
-            version for version, _ in store_module.MIGRATIONS
-        ]  # each once, in order
-        assert connection.execute(sa.text("SELECT run_id, note FROM runs")).all() == [("r1", None)]
 
 
 def test_an_unusable_database_is_a_clear_error(tmp_path):

@@ -10,13 +10,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from eventqa.results.models import CheckResult, EventResult, RunResult
+from eventqa.results.models import CheckResult, EventResult, RunResult, Status, TableResult
 
 MAX_BLOCKS = 50
 MAX_TEXT = 3000
 MAX_SAMPLES = 5
 INLINE_EVENTS = 3  # more failing events than this: the details go in the thread
-_ICON = {"failed": ":red_circle:", "warned": ":large_yellow_circle:", "error": ":warning:"}
+_ICON = {
+    Status.FAILED: ":red_circle:",
+    Status.WARNED: ":large_yellow_circle:",
+    Status.ERROR: ":warning:",
+}
 
 
 def escape(text: str) -> str:
@@ -58,8 +62,17 @@ def context(text: str) -> dict[str, Any]:
     return {"type": "context", "elements": [{"type": "mrkdwn", "text": truncate(text)}]}
 
 
+def _empty(block: dict[str, Any]) -> bool:
+    """A section or context without text (Slack rejects the whole message for one)."""
+    texts = [block.get("text")] if block["type"] == "section" else block.get("elements", [])
+    return block["type"] in ("section", "context") and not any(
+        (t or {}).get("text", "").strip() for t in texts
+    )
+
+
 def limit_blocks(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """At most MAX_BLOCKS, the last saying how many were left out."""
+    """The non-empty blocks, at most MAX_BLOCKS, the last saying how many were left out."""
+    blocks = [block for block in blocks if not _empty(block)]
     if len(blocks) <= MAX_BLOCKS:
         return blocks
     kept = blocks[: MAX_BLOCKS - 1]
@@ -97,23 +110,41 @@ def _observed(check: CheckResult) -> str:
     )
 
 
-def check_lines(checks: list[CheckResult], repro: dict[int, str] | None = None) -> str:
-    """One bullet per failing check: what, how badly, samples, where the promise is made."""
+def failing_checks(checks: list[CheckResult]) -> list[CheckResult]:
+    """The checks a message lists, in order; "check 2" in a message is the second of these."""
+    return [check for check in checks if check.status != Status.PASSED]
+
+
+def check_lines(checks: list[CheckResult]) -> str:
+    """One numbered bullet per failing check: what, how badly, samples, where it is promised."""
     lines = []
-    for position, check in enumerate(checks):
-        if check.status.value == "passed":
-            continue
-        icon = _ICON.get(check.status.value, "")
-        line = f"{icon} *{escape(check.description)}* — {_observed(check)}"
+    for number, check in enumerate(failing_checks(checks), start=1):
+        icon = _ICON.get(check.status, "")
+        line = f"{number}. {icon} *{escape(check.description)}* — {_observed(check)}"
         if check.samples:
-            shown = ", ".join(code(s) for s in check.samples[:MAX_SAMPLES])
-            more = len(check.samples) - MAX_SAMPLES
-            line += f"\n    samples: {shown}" + (f" and {more} more" if more > 0 else "")
+            distinct = list(dict.fromkeys(code(s) for s in check.samples))  # GX repeats values
+            more = len(distinct) - MAX_SAMPLES
+            line += f"\n    samples: {', '.join(distinct[:MAX_SAMPLES])}" + (
+                f" and {more} more" if more > 0 else ""
+            )
         line += f"\n    _{escape(check.origin)}_"
-        if repro and position in repro:
-            line += f"\n```{escape(repro[position])}```"
         lines.append(line)
     return "\n".join(lines)
+
+
+def failing_rows_blocks(checks: list[CheckResult], repro: dict[str, str]) -> list[dict[str, Any]]:
+    """The failing-rows SQL of listed checks, named by their number and description."""
+    blocks = []
+    for number, check in enumerate(failing_checks(checks), start=1):
+        sql = repro.get(check.key)
+        if sql:
+            title = (
+                f"*Failing rows* of check {number}, *{escape(check.description)}* "
+                "(paste into the warehouse):\n"
+            )
+            room = MAX_TEXT - len(title) - len("```\n\n```")
+            blocks.append(section(f"{title}```\n{truncate(escape(sql.strip()), room)}\n```"))
+    return blocks
 
 
 def reproduce(event: EventResult, run: RunResult) -> str:
@@ -125,38 +156,45 @@ def reproduce(event: EventResult, run: RunResult) -> str:
 
 
 def event_blocks(
-    event: EventResult, run: RunResult, repro: dict[int, str] | None, label: str
+    event: EventResult, run: RunResult, repro: dict[str, str] | None, label: str
 ) -> list[dict[str, Any]]:
     """Everything about one failing event."""
-    failing = [c for c in event.checks if c.status.value != "passed"]
-    worst = "error" if any(c.status.value in ("failed", "error") for c in failing) else "warning"
+    failing = failing_checks(event.checks)
+    worst = (
+        "error" if any(c.status in (Status.FAILED, Status.ERROR) for c in failing) else "warning"
+    )
     return [
         section(
-            f"{_ICON.get(event.status.value, '')} *{escape(event.event)}* {label} — "
+            f"{_ICON.get(event.status, '')} *{escape(event.event)}* {label} — "
             f"{len(failing)} of {len(event.checks)} checks, severity *{worst}*\n"
             f"table `{escape(event.table)}` · owner *{escape(event.owner or 'unknown')}* · "
             f"{_window(run)} · {event.row_count or 0:,} events"
         ),
         section(check_lines(event.checks)),
         section(f"*Reproduce*: `{escape(reproduce(event, run))}`"),
-        *(
-            section(
-                f"*Failing rows* of check {position + 1} (paste into the warehouse):\n"
-                f"```{escape(sql)}```"
-            )
-            for position, sql in (repro or {}).items()
-        ),
+        *failing_rows_blocks(event.checks, repro or {}),
     ]
+
+
+def _headline(team: str, labels: list[str]) -> str:
+    """`Team: 2 events broke their contract`, or `... is still failing` when nothing is new."""
+    one = len(labels) == 1
+    count = f"{len(labels)} event{'' if one else 's'}"
+    if all(label.startswith("is still failing") for label in labels):
+        return f"{team}: {count} {'is' if one else 'are'} still failing"
+    return f"{team}: {count} broke {'its' if one else 'their'} contract"
 
 
 def failure_message(
     team: str, events: list[tuple[EventResult, str]], run: RunResult,
-    repro: dict[str, dict[int, str]],
+    repro: dict[str, dict[str, str]],
 ) -> Message:  # fmt: skip
-    """One message per team per run; with many events, a summary here and details in the thread."""
+    """One message per team per run; with many events, a summary here and details in the thread.
+
+    `repro` holds each event's failing-rows SQL keyed by check (`CheckResult.key`).
+    """
     names = ", ".join(e.event for e, _ in events)
-    count = f"{len(events)} event{'s' if len(events) != 1 else ''}"
-    text = f"{team}: {count} broke their contract ({names})"
+    text = f"{_headline(team, [label for _, label in events])} ({names})"
     header = {
         "type": "header",
         "text": {"type": "plain_text", "text": truncate(text, 150), "emoji": True},
@@ -170,8 +208,8 @@ def failure_message(
             ]
         return Message(text, limit_blocks(blocks[:-1]))
     summary = "\n".join(
-        f"{_ICON.get(e.status.value, '')} *{escape(e.event)}* {label} — "
-        f"{sum(c.status.value != 'passed' for c in e.checks)} failing checks"
+        f"{_ICON.get(e.status, '')} *{escape(e.event)}* {label} — "
+        f"{len(failing_checks(e.checks))} failing checks"
         for e, label in events
     )
     replies = [
@@ -189,10 +227,38 @@ def failure_message(
     )
 
 
-def resolved_message(event: str, run: RunResult) -> Message:
-    """The reply, in the failure's thread, when an event passes again."""
-    text = f":white_check_mark: *{escape(event)}* passes again ({_window(run)})."
-    return Message(f"{event} passes again", [section(text)])
+def table_message(table: TableResult, label: str, run: RunResult) -> Message:
+    """Table-level findings (event names no contract declares) for whoever watches the table."""
+    failing = failing_checks(table.checks)
+    text = f"table {table.table} {label}: {len(failing)} table-level finding" + (
+        "" if len(failing) == 1 else "s"
+    )
+    return Message(
+        text,
+        limit_blocks([
+            section(
+                f"{_ICON.get(table.status, '')} table `{escape(table.table)}` {label} — "
+                f"{len(failing)} of {len(table.checks)} table-level checks\n{_window(run)}"
+            ),
+            section(check_lines(table.checks)),
+        ]),
+    )  # fmt: skip
+
+
+def passing_message(event: EventResult, run: RunResult) -> Message:
+    """What a passing event's run says (`alerts preview`): nothing is wrong."""
+    text = (
+        f":white_check_mark: *{escape(event.event)}* passes its {len(event.checks)} "
+        f"check{'' if len(event.checks) == 1 else 's'} "
+        f"({_window(run)}, {event.row_count or 0:,} events): no alert is sent."
+    )
+    return Message(f"{event.event} passes", limit_blocks([section(text)]))
+
+
+def resolved_message(subject: str, run: RunResult) -> Message:
+    """The reply, in the failure's thread, when an event (or table) passes again."""
+    text = f":white_check_mark: *{escape(subject)}* passes again ({_window(run)})."
+    return Message(f"{subject} passes again", limit_blocks([section(text)]))
 
 
 def outage_message(error: str, events: list[str], recovered: bool = False) -> Message:
@@ -208,7 +274,7 @@ def outage_message(error: str, events: list[str], recovered: bool = False) -> Me
 def digest_message(events: list[EventResult], run: RunResult) -> Message:
     """Warnings, at most once a day per channel."""
     lines = [
-        f"*{escape(e.event)}*: {sum(c.status.value == 'warned' for c in e.checks)} warnings"
+        f"*{escape(e.event)}*: {sum(c.status == Status.WARNED for c in e.checks)} warnings"
         for e in events
     ]
     return Message(

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 
 METADATA_TYPE = "eventqa_alert"
 
@@ -163,24 +164,58 @@ class WebhookNotifier(Notifier):
 
 
 class FileNotifier(Notifier):
-    """No Slack configured: append each alert to a JSON-lines file and say so on the console."""
+    """No Slack configured: append each alert to a JSON-lines file and say so on the console.
+
+    Idempotent by alert id, like the Slack notifier: an alert tried before (the process may have
+    died after writing it) is looked up in the file first, and a line cut short by a crash is
+    dropped before the next record is written.
+    """
 
     def __init__(self, path: Path, console: Console | None = None):
         self.path = path
         self.console = console or Console(stderr=True, highlight=False, soft_wrap=True)
 
+    def written(self, alert_id: str) -> bool:
+        """Whether the file holds a complete record of this alert."""
+        if not self.path.is_file():
+            return False
+        with self.path.open(encoding="utf-8") as file:
+            for line in file:
+                try:
+                    record = json.loads(line)
+                except ValueError:
+                    continue  # a line cut short by a crash
+                if isinstance(record, dict) and record.get("id") == alert_id:
+                    return True
+        return False
+
+    def _drop_partial_line(self) -> None:
+        """Cut a last line that a crash left without its newline (it is not valid JSON)."""
+        with self.path.open("rb+") as file:
+            size = file.seek(0, 2)
+            if size == 0 or (file.seek(size - 1), file.read(1))[1] == b"\n":
+                return
+            file.seek(0)
+            end = file.read().rfind(b"\n") + 1
+            file.truncate(end)
+
     def send(
         self, alert_id: str, channel: str, payload: dict[str, Any], thread_ts: str | None,
         attempted: bool,
     ) -> str | None:  # fmt: skip
-        """Append the alert to the outbox file."""
+        """Append the alert to the outbox file, unless an earlier attempt already did."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.touch()
+        # An attempt is counted before it is made: an alert never tried cannot be in the file.
+        if attempted and self.written(alert_id):
+            return alert_id
+        self._drop_partial_line()
         record = {"id": alert_id, "channel": channel, "thread_of": thread_ts, **payload}
         with self.path.open("a", encoding="utf-8") as file:
             file.write(json.dumps(record) + "\n")
         self.console.print(
-            f"[yellow]alert[/yellow] for {channel}: {payload['text']} "
-            f"[dim](no SLACK_BOT_TOKEN: written to {self.path})[/dim]",
+            f"[yellow]alert[/yellow] for {channel}: {escape(payload['text'])} "
+            f"[dim](no SLACK_BOT_TOKEN: written to {escape(str(self.path))})[/dim]",
             markup=True,
         )
         return alert_id  # stands in for a ts, so replies can name their thread

@@ -350,7 +350,7 @@ class Compiler:
 
 
 class _Unsupported(Exception):
-    """This expectation's options are outside what the compiler reproduces exactly."""
+    """Options outside what the compiler reproduces exactly: GX's engine runs the expectation."""
 
 
 def offending_rows(expectation: dict[str, Any], relation: str) -> str:

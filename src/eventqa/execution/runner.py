@@ -247,8 +247,9 @@ def table_statement(
             ("nulls", "COUNT(CASE WHEN event_name IS NULL THEN 1 END)"),
             ("bad", f"COUNT(CASE WHEN event_name IS NOT NULL AND {undeclared} THEN 1 END)"),
         ]
+        values = sql.json_array([value for _, value in pairs])
         branches.append(
-            f"SELECT -1 AS event_index, -1 AS relation_index, {sql.json_array([value for _, value in pairs])} AS result FROM w"
+            f"SELECT -1 AS event_index, -1 AS relation_index, {values} AS result FROM w"
         )
     return f"WITH {', '.join(_ctes(plans, table, window, warehouse))}\n" + "\nUNION ALL\n".join(
         branches

@@ -52,6 +52,11 @@ class CheckResult(Result):
     # The query that lists the failing rows, exactly as the compiler wrote it (failed checks).
     reproduction_sql: str | None = None
 
+    @property
+    def key(self) -> str:
+        """What identifies the check across runs: its id, else its kind, type and column."""
+        return self.check_id or f"{self.check}|{self.expectation_type}|{self.column or ''}"
+
 
 class EventResult(Result):
     """All checks of one event."""

@@ -1,20 +1,33 @@
 """The results store: every run, saved through SQLAlchemy before anything else reads it.
 
 Default: an SQLite file under `.eventqa/`; any SQLAlchemy URL works (`results.url` in checks.yaml).
-The schema is versioned: `MIGRATIONS` lists each version's DDL in order, `schema_version` records
-what a database has, and opening a store applies what is missing, in one transaction.
+The schema is versioned with Alembic: opening a store upgrades the database to the newest version
+shipped in `migrations/versions/` (frozen files, each with its own DDL). Databases made by the
+hand-rolled migrations of eventqa 0.1 (a `schema_version` table) are adopted at their version.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from eventqa.errors import EventQAError
 from eventqa.results.models import CheckResult, RunResult, Status
+
+# Alembic's bookkeeping table, named apart from `alembic_version`: the results may live in a
+# database that an application migrates with Alembic too.
+VERSION_TABLE = "eventqa_schema_version"
+# The newest revision in migrations/versions (tests/results/test_migrations.py holds them equal):
+# a database already there opens without running Alembic.
+SCHEMA_HEAD = "0004"
+# Alembic keeps the running migration in module globals (`op`, `context`): one thread at a time.
+_MIGRATING = threading.Lock()
+# The hand-rolled schema's versions (eventqa 0.1, table `schema_version`) as Alembic revisions.
+LEGACY_REVISIONS = {1: "0001", 2: "0002", 3: "0003"}
 
 
 class ResultStoreError(EventQAError):
@@ -27,12 +40,6 @@ def _metadata() -> Any:
     import sqlalchemy as sa
 
     metadata = sa.MetaData()
-    sa.Table(
-        "schema_version",
-        metadata,
-        sa.Column("version", sa.Integer, primary_key=True),
-        sa.Column("applied_at", sa.DateTime(timezone=True), nullable=False),
-    )
     sa.Table(
         "runs",
         metadata,
@@ -76,6 +83,7 @@ def _metadata() -> Any:
         sa.Column("expected", sa.Text),  # JSON
         sa.Column("samples", sa.Text),  # JSON
         sa.Column("error", sa.Text),
+        sa.Column("check_id", sa.String(255)),  # CheckResult.check_id; NULL before version 0004
     )
     _alerting_tables(metadata)
     _scheduler_tables(metadata)
@@ -127,26 +135,53 @@ def _scheduler_tables(metadata: Any) -> None:
     )
 
 
-def _create_v1(connection: Any, metadata: Any) -> None:
-    names = ("runs", "event_results", "check_results")
-    metadata.create_all(connection, tables=[metadata.tables[n] for n in names])
+def _alembic_config(connection: Any) -> Any:
+    """Alembic configured in code: the migrations ship inside the package, no alembic.ini."""
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", "eventqa.results:migrations")
+    config.attributes["connection"] = connection
+    return config
 
 
-def _create_v2(connection: Any, metadata: Any) -> None:
-    metadata.create_all(connection, tables=[metadata.tables[n] for n in ("alert_state", "outbox")])
+def _quiet_alembic() -> None:
+    """Keep Alembic's INFO chatter ("Context impl SQLiteImpl.") out of eventqa's JSON log lines.
+
+    Left alone when the application set the `alembic` logger's level itself.
+    """
+    import logging
+
+    logger = logging.getLogger("alembic")
+    if logger.level == logging.NOTSET:
+        logger.setLevel(logging.WARNING)
 
 
-def _create_v3(connection: Any, metadata: Any) -> None:
-    metadata.create_all(connection, tables=[metadata.tables["heartbeats"]])
+def _adopt_legacy_schema(connection: Any, config: Any) -> None:
+    """Stamp a database of the hand-rolled migrations at its version, then drop their table."""
+    import sqlalchemy as sa
+    from alembic import command
+
+    tables = set(sa.inspect(connection).get_table_names())
+    if "schema_version" not in tables or VERSION_TABLE in tables:
+        return
+    version = connection.execute(sa.text("SELECT max(version) FROM schema_version")).scalar()
+    if version is not None:
+        if version not in LEGACY_REVISIONS:
+            raise ResultStoreError(f"the results store has unknown schema version {version}")
+        command.stamp(config, LEGACY_REVISIONS[version])
+    connection.execute(sa.text("DROP TABLE schema_version"))
 
 
-# Append new versions; never edit a released one.
-MIGRATIONS: list[tuple[int, Callable[[Any, Any], None]]] = [
-    (1, _create_v1),
-    (2, _create_v2),
-    (3, _create_v3),
-]
-SCHEMA_VERSION = MIGRATIONS[-1][0]
+@dataclass(frozen=True)
+class OutboxEntry:
+    """A message to queue: its idempotency key, where it goes, and the thread it replies in."""
+
+    id: str
+    channel: str
+    kind: str
+    payload: dict[str, Any]
+    thread_of: str | None = None
 
 
 @dataclass(frozen=True)
@@ -157,7 +192,7 @@ class HistoryRow:
     since: datetime
     until: datetime
     status: Status
-    checks: dict[tuple[int, str], Status]  # (position, description) -> status
+    checks: dict[tuple[str, str], Status]  # (check key, description) -> status
 
 
 class ResultStore:
@@ -187,19 +222,26 @@ class ResultStore:
 
         return make_url(self.url).render_as_string(hide_password=True)
 
-    def migrate(self) -> int:
-        """Apply missing schema versions; return the database's version."""
-        versions = self.metadata.tables["schema_version"]
-        with self.engine.begin() as connection:
-            versions.create(connection, checkfirst=True)
-            applied = {row[0] for row in connection.execute(versions.select())}
-            for version, migration in MIGRATIONS:
-                if version not in applied:
-                    migration(connection, self.metadata)
-                    connection.execute(
-                        versions.insert().values(version=version, applied_at=datetime.now(UTC))
-                    )
-        return SCHEMA_VERSION
+    def migrate(self) -> str:
+        """Upgrade the database to the newest schema version; return that revision."""
+        _quiet_alembic()  # before importing it: it logs on import
+        from alembic import command
+        from alembic.migration import MigrationContext
+
+        with _MIGRATING, self.engine.begin() as connection:
+
+            def current() -> str | None:
+                context = MigrationContext.configure(
+                    connection, opts={"version_table": VERSION_TABLE}
+                )
+                return context.get_current_revision()
+
+            if current() != SCHEMA_HEAD:
+                config = _alembic_config(connection)
+                _adopt_legacy_schema(connection, config)
+                command.upgrade(config, "head")
+            revision = current()
+        return str(revision)
 
     def save(self, run: RunResult) -> None:
         """Store a run with every event's and table's checks, atomically."""
@@ -253,14 +295,17 @@ class ResultStore:
                 .order_by(runs.c.until.desc(), runs.c.stored_at.desc())
                 .limit(limit)
             ).all()
+            if not recent:
+                return []
             found = connection.execute(
-                sa.select(checks.c.run_id, checks.c.position, checks.c.description, checks.c.status)
+                checks.select()
                 .where(checks.c.subject == event)
                 .where(checks.c.run_id.in_([row.run_id for row in recent]))
-            ).all()
-        by_run: dict[str, dict[tuple[int, str], Status]] = {}
-        for row in found:
-            by_run.setdefault(row.run_id, {})[(row.position, row.description)] = Status(row.status)
+            ).mappings()
+            by_run: dict[str, dict[tuple[str, str], Status]] = {}
+            for row in found:
+                key = (_stored_check(row).key, row["description"])
+                by_run.setdefault(row["run_id"], {})[key] = Status(row["status"])
         return [
             HistoryRow(
                 row.run_id,
@@ -287,29 +332,32 @@ class ResultStore:
                 state[column] = _utc(state[column])
         return state
 
-    def put_alert_state(self, key: str, **values: Any) -> None:
-        """Create or update an alerting state."""
-        table = self.metadata.tables["alert_state"]
-        with self.engine.begin() as connection:
-            updated = connection.execute(table.update().where(table.c.key == key).values(**values))
-            if updated.rowcount == 0:
-                connection.execute(table.insert().values(key=key, **values))
+    def record_alerts(
+        self, states: dict[str, dict[str, Any]], entries: Iterable[OutboxEntry] = ()
+    ) -> None:
+        """Update alert states and queue their messages in one transaction: both or neither.
 
-    def enqueue(self, alert_id: str, channel: str, kind: str, payload: dict[str, Any],
-                thread_of: str | None = None) -> bool:  # fmt: skip
-        """Add an alert to the outbox; False when it is already there (never queued twice)."""
-        table = self.metadata.tables["outbox"]
+        A crash between the two would otherwise record an alert as sent while nothing is queued,
+        and the failure would never be said. Entries already queued are left as they are.
+        """
+        states_table, outbox = self.metadata.tables["alert_state"], self.metadata.tables["outbox"]
         with self.engine.begin() as connection:
-            exists = connection.execute(table.select().where(table.c.id == alert_id)).first()
-            if exists:
-                return False
-            connection.execute(
-                table.insert().values(
-                    id=alert_id, created_at=datetime.now(UTC), channel=channel, kind=kind,
-                    payload=json.dumps(payload), thread_of=thread_of, attempts=0,
+            for key, values in states.items():
+                updated = connection.execute(
+                    states_table.update().where(states_table.c.key == key).values(**values)
                 )
-            )  # fmt: skip
-        return True
+                if updated.rowcount == 0:
+                    connection.execute(states_table.insert().values(key=key, **values))
+            for entry in entries:
+                queued = connection.execute(outbox.select().where(outbox.c.id == entry.id)).first()
+                if queued is None:
+                    connection.execute(
+                        outbox.insert().values(
+                            id=entry.id, created_at=datetime.now(UTC), channel=entry.channel,
+                            kind=entry.kind, payload=json.dumps(entry.payload),
+                            thread_of=entry.thread_of, attempts=0,
+                        )
+                    )  # fmt: skip
 
     def pending(self) -> list[dict[str, Any]]:
         """Undelivered alerts, oldest first."""
@@ -375,18 +423,7 @@ class ResultStore:
             )
         by_subject: dict[str, list[CheckResult]] = {}
         for row in check_rows:
-            by_subject.setdefault(row["subject"], []).append(
-                CheckResult(
-                    expectation_type=row["expectation_type"], column=row["column_name"],
-                    status=Status(row["status"]), severity=row["severity"],
-                    check=row["check_kind"], description=row["description"], origin=row["origin"],
-                    unexpected_count=row["unexpected_count"], element_count=row["element_count"],
-                    unexpected_percent=row["unexpected_percent"],
-                    observed_value=json.loads(row["observed_value"] or "null"),
-                    expected=json.loads(row["expected"] or "{}"),
-                    samples=json.loads(row["samples"] or "[]"), error=row["error"],
-                )
-            )  # fmt: skip
+            by_subject.setdefault(row["subject"], []).append(_stored_check(row))
         from eventqa.results.models import EventResult, Window
 
         return RunResult(
@@ -463,12 +500,27 @@ def _utc(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
+def _stored_check(row: Any) -> CheckResult:
+    """A check_results row back as the CheckResult it was saved from."""
+    return CheckResult(
+        expectation_type=row["expectation_type"], column=row["column_name"],
+        check_id=row["check_id"] or "", status=Status(row["status"]), severity=row["severity"],
+        check=row["check_kind"], description=row["description"], origin=row["origin"],
+        unexpected_count=row["unexpected_count"], element_count=row["element_count"],
+        unexpected_percent=row["unexpected_percent"],
+        observed_value=json.loads(row["observed_value"] or "null"),
+        expected=json.loads(row["expected"] or "{}"),
+        samples=json.loads(row["samples"] or "[]"), error=row["error"],
+    )  # fmt: skip
+
+
 def _check_rows(run_id: str, subject: str, checks: list[CheckResult]) -> list[dict[str, Any]]:
     return [
         {
             "run_id": run_id,
             "subject": subject,
             "position": position,
+            "check_id": check.check_id or None,
             "expectation_type": check.expectation_type,
             "column_name": check.column,
             "check_kind": check.check,

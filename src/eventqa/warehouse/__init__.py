@@ -4,6 +4,7 @@ from eventqa.warehouse.base import (
     TerminalWarehouseError,
     TransientWarehouseError,
     Warehouse,
+    WarehouseBusyError,
     WarehouseError,
     open_warehouse,
 )
@@ -12,6 +13,7 @@ __all__ = [
     "TerminalWarehouseError",
     "TransientWarehouseError",
     "Warehouse",
+    "WarehouseBusyError",
     "WarehouseError",
     "open_warehouse",
 ]

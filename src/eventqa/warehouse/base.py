@@ -26,6 +26,10 @@ class TransientWarehouseError(WarehouseError):
     """Worth retrying: a timeout, a dropped connection, a lock held by another process."""
 
 
+class WarehouseBusyError(TransientWarehouseError):
+    """Another process holds the warehouse (DuckDB's file lock): retried, and not an outage."""
+
+
 class TerminalWarehouseError(WarehouseError):
     """Retrying will not help: bad credentials, a missing table, a file that is not a database."""
 
@@ -55,6 +59,7 @@ class Warehouse(ABC):
                 self.check_table_exists(connection, table)
             raise translated from error
 
+    @abstractmethod
     def check_table_exists(self, connection: Any, table: str) -> None:
         """Raise a clear terminal error when `table` is what is missing (after a failure)."""
 
@@ -80,6 +85,18 @@ class Warehouse(ABC):
         from eventqa.warehouse.engines import release
 
         release(datasource)
+
+
+def driver_error(error: BaseException, kinds: type[BaseException]) -> BaseException | None:
+    """The driver's own exception behind `error`, through SQLAlchemy's `orig` and GX's wrapping."""
+    seen: set[int] = set()
+    found: BaseException | None = error
+    while found is not None and id(found) not in seen:
+        if isinstance(found, kinds):
+            return found
+        seen.add(id(found))
+        found = getattr(found, "orig", None) or found.__cause__ or found.__context__
+    return None
 
 
 def open_warehouse(config: Config) -> Warehouse:

@@ -1,4 +1,9 @@
-"""Embedded DuckDB: the zero-setup default, a file named in checks.yaml."""
+"""Embedded DuckDB: the zero-setup default, a file named in checks.yaml.
+
+Checks open the file read-only (their projections are temporary tables), so any number of eventqa
+runs share it; a process writing to it (a loader, `eventqa demo`) holds DuckDB's file lock, which
+is reported as WarehouseBusyError: retried, and not an outage.
+"""
 
 from __future__ import annotations
 
@@ -12,9 +17,10 @@ from eventqa.contracts.model import ValueType
 from eventqa.suites.columns import quote_identifier
 from eventqa.warehouse.base import (
     TerminalWarehouseError,
-    TransientWarehouseError,
     Warehouse,
+    WarehouseBusyError,
     WarehouseError,
+    driver_error,
 )
 from eventqa.warehouse.dialect import DialectSQL
 
@@ -86,16 +92,15 @@ class DuckDB(Warehouse):
                 f"DuckDB warehouse {self.path} does not exist",
                 hint="run `eventqa demo` to build the sample warehouse, or fix `warehouse.path`",
             )
-        return context.data_sources.add_eventqa_duckdb(
-            name=name,
-            connection_string=f"duckdb:///{self.path}",
-            kwargs={
-                "poolclass": StaticPool,
-                # Read-only like `connect`: DuckDB shares a file between connections of one
-                # process only when they open it alike, and checks never write.
-                "connect_args": {"config": dict(self.settings), "read_only": True},
-            },
-        )
+        connect_args = {"read_only": True, "config": dict(self.settings)}
+        try:  # GX opens a connection here to test it
+            return context.data_sources.add_eventqa_duckdb(
+                name=name,
+                connection_string=f"duckdb:///{self.path}",
+                kwargs={"poolclass": StaticPool, "connect_args": connect_args},
+            )
+        except Exception as error:
+            raise self.translate(error) from error
 
     def check_table(self, datasource: Any, table: str) -> None:
         """Fail with exit 3 and a hint when the events table is missing."""
@@ -111,13 +116,16 @@ class DuckDB(Warehouse):
             )
 
     def translate(self, error: BaseException) -> WarehouseError:
-        """A lock held by another process is transient; anything else terminal."""
+        """A lock held by another process is transient (busy); anything else terminal."""
         import duckdb
 
-        original = getattr(error, "orig", None) or error
+        original = driver_error(error, duckdb.Error) or error
         message = str(original).splitlines()[0] if str(original) else type(original).__name__
-        if isinstance(original, duckdb.IOException) and "lock" in message.lower():
-            return TransientWarehouseError(f"DuckDB {self.path} is locked: {message}")
+        if isinstance(original, duckdb.IOException) and "Could not set lock" in message:
+            return WarehouseBusyError(
+                f"DuckDB {self.path} is in use by another process: {message}",
+                hint="a process writing to the file holds its lock (eventqa retried): try later",
+            )
         return TerminalWarehouseError(f"DuckDB {self.path}: {message}")
 
 

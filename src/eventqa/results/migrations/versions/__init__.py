@@ -1,0 +1,1 @@
+"""The results store's schema versions, one frozen file each, applied in order."""
