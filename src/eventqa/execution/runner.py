@@ -464,8 +464,8 @@ def sample_statement(
             continue
         branches.append(
             f"SELECT * FROM (SELECT DISTINCT {index} AS event_index, {position} AS position, "
-            f"{value} AS sample FROM {rows} WHERE {condition} AND {value} IS NOT NULL "
-            f"ORDER BY sample LIMIT {SAMPLE_SIZE}) AS s{len(branches)}"
+            f"{value} AS sample_value FROM {rows} WHERE {condition} AND {value} IS NOT NULL "
+            f"ORDER BY sample_value LIMIT {SAMPLE_SIZE}) AS s{len(branches)}"
         )
         wanted.append((index, position))
     if not branches:
