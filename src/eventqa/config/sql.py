@@ -46,7 +46,10 @@ def read_only_query(text: str, dialect: str) -> str:
     problem: str | None = None
     try:
         tokens = sqlglot.tokenize(source, read=dialect)
-        statements = [s for s in sqlglot.parse(source, read=dialect) if s is not None]
+        parsed = sqlglot.parse(source, read=dialect)
+        # A comment after the last `;` parses as an empty statement of its own.
+        empty = getattr(exp, "Semicolon", type(None))
+        statements = [s for s in parsed if s is not None and not isinstance(s, empty)]
     except ParseError as error:
         problem = _parse_problem(error)
     except TokenError as error:
