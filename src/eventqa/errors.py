@@ -67,6 +67,13 @@ class StaleSuitesError(EventQAError):
     hint = "run `eventqa generate` and commit expectations/"
 
 
+class SuiteFileError(EventQAError):
+    """A file in expectations/ is not a suite eventqa wrote (corrupt or edited by hand)."""
+
+    exit_code = 2
+    hint = "run `eventqa generate` to rewrite expectations/ from the contracts and checks.yaml"
+
+
 class ConfigErrors(ConfigError):
     """Several configuration problems found in one pass, reported together."""
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
@@ -15,7 +16,7 @@ from typing import Any
 from eventqa.config import Config, load_config
 from eventqa.contracts import ContractSet, load_contracts
 from eventqa.contracts.model import Diagnostic
-from eventqa.errors import StaleSuitesError
+from eventqa.errors import Location, StaleSuitesError
 from eventqa.results.models import RunResult, Window
 from eventqa.suites import DerivedSuite, SuiteDiff, derive_suites, diff_suites, write_suites
 
@@ -162,6 +163,8 @@ class Project:
         jobs = runner.load_jobs(selection)
         now = datetime.now(UTC)  # the run's one "now": its window and its alerts agree on it
         window = default_window(self.config, since, until, now)
+        if alert:
+            self._check_outbox()
         try:
             return self._run(runner, jobs, window, selection, progress, alert, now)
         except WarehouseBusyError:
@@ -225,12 +228,32 @@ class Project:
         run = RunResult(run_id=run_id, window=window, events=results, tables=tables)
         store = self.result_store()
         try:
-            store.save(run)  # stored before anything reads or sends it
-            if alert:
-                self.alerter(store).after_run(run, now)
+            with store_errors(self.results_url):
+                store.save(run)  # stored before anything reads or sends it, in one transaction
+                if alert:
+                    self.alerter(store).after_run(run, now)
         finally:
             store.close()
         return run
+
+    def _check_outbox(self) -> None:
+        """Without Slack, alerts go to `alerts.outbox_file`: if it cannot be written, say so now."""
+        import os
+
+        from eventqa.config.paths import cannot_write
+        from eventqa.errors import ConfigError
+
+        if os.environ.get("SLACK_BOT_TOKEN") or os.environ.get("SLACK_WEBHOOK_URL"):
+            return
+        path = self.config.alerts.outbox_file
+        problem = cannot_write(
+            path if path.is_absolute() else self.directory / path, create_folders=True
+        )
+        if problem:
+            raise ConfigError(
+                f"alerts.outbox_file: {problem}",
+                location=self.config.locate("alerts", "outbox_file"),
+            )
 
     def notifier(self) -> Any:
         """Slack with SLACK_BOT_TOKEN, else a webhook with SLACK_WEBHOOK_URL, else a local file."""
@@ -310,19 +333,34 @@ class Project:
                 self.sleep(delay)
         return step(*args)
 
-    def result_store(self) -> Any:
-        """The results database of checks.yaml (`EVENTQA_RESULTS_URL` wins)."""
+    @cached_property
+    def results_url(self) -> str:
+        """The results database URL (`EVENTQA_RESULTS_URL` wins), its SQLite path absolute."""
         import os
 
-        from eventqa.results.store import ResultStore
+        from eventqa.config.models import check_database_url
+        from eventqa.errors import UsageError
 
         url = os.environ.get("EVENTQA_RESULTS_URL") or self.config.results.url
+        if url == os.environ.get("EVENTQA_RESULTS_URL"):
+            try:
+                check_database_url(url)
+            except ValueError as error:
+                raise UsageError(f"EVENTQA_RESULTS_URL {error}") from None
         prefix = "sqlite:///"
         relative = url.startswith(prefix) and not url.startswith(prefix + "/")
         if relative and url[len(prefix) :] not in ("", ":memory:"):
-            path = self.directory / url[len(prefix) :]
-            path.parent.mkdir(parents=True, exist_ok=True)
-            url = f"{prefix}{path.resolve()}"
+            url = f"{prefix}{(self.directory / url[len(prefix) :]).resolve()}"
+        return url
+
+    def result_store(self) -> Any:
+        """The results store, its SQLite folder created when missing."""
+        from eventqa.results.store import ResultStore
+
+        url = self.results_url
+        if url.startswith("sqlite:////"):
+            with store_errors(url):
+                Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         return ResultStore(url)
 
     def history(self, event: str, limit: int) -> list[Any]:
@@ -371,13 +409,26 @@ class SuiteCatalog:
         """Every committed suite in expectations/, by event name."""
         import json
 
+        from eventqa.errors import SuiteFileError
         from eventqa.execution.runner import EventJob
 
         jobs = {}
         for path in sorted(self.project.expectations_dir.glob("*/*.json")):
-            suite = json.loads(path.read_text(encoding="utf-8"))
-            meta = suite["meta"]["eventqa"]
-            jobs[meta["event"]] = EventJob(meta["event"], meta["table"], meta["owner"], suite)
+            shown = path.relative_to(self.project.directory).as_posix()
+            try:
+                suite = json.loads(path.read_text(encoding="utf-8"))
+                meta = suite["meta"]["eventqa"]
+                jobs[meta["event"]] = EventJob(meta["event"], meta["table"], meta["owner"], suite)
+            except json.JSONDecodeError as error:
+                raise SuiteFileError(
+                    f"is not valid JSON: {error.msg}",
+                    location=Location(shown, error.lineno, error.colno),
+                ) from None
+            except (KeyError, TypeError, UnicodeDecodeError):
+                raise SuiteFileError(
+                    "is not a suite eventqa wrote (its meta.eventqa is missing or incomplete)",
+                    location=Location(shown),
+                ) from None
         return jobs
 
     def tables(self, selection: Selection) -> dict[str, tuple[list[str], str]]:
@@ -424,6 +475,37 @@ class SuiteCatalog:
                 f"unknown owner {selection.owner!r}{_suggest(selection.owner, owners)}"
             )
         return chosen
+
+
+@contextmanager
+def store_errors(url: str) -> Iterator[None]:
+    """The results database failing mid-way (read-only, disk full): one error naming it, exit 3.
+
+    Writes are transactions, so a failed save leaves nothing half-written.
+    """
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from eventqa.results.store import ResultStoreError
+
+    try:
+        yield
+    except (SQLAlchemyError, OSError) as error:
+        cause = getattr(error, "orig", None) or error
+        reason = str(cause).splitlines()[0] if str(cause) else type(cause).__name__
+        raise ResultStoreError(
+            f"cannot write the results store {_database_name(url)}: {reason}",
+            hint="make it writable, free disk space, or point `results.url` elsewhere",
+        ) from error
+
+
+def _database_name(url: str) -> str:
+    """The file of an SQLite URL, else the URL without its password."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database:
+        return parsed.database
+    return parsed.render_as_string(hide_password=True)
 
 
 def default_window(

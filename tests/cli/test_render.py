@@ -84,3 +84,76 @@ def test_junit_marks_failures_errors_and_keeps_warnings_passing():
     assert cases["ratio in range"].find("failure") is None
     assert "warning" in cases["ratio in range"].find("system-out").text
     assert list(cases["name is valid"]) == []
+
+
+HOSTILE = "[/bold] [link=https://evil.example]click[/link] :100:"
+
+
+def rendered(print_to) -> str:
+    """What a markup- and emoji-reading console shows: the render functions must not rely on
+    the CLI's console settings to print text from users, contracts and the warehouse literally."""
+    from rich.console import Console
+
+    console = Console(record=True, width=300, markup=True, emoji=True, color_system=None)
+    print_to(console)
+    return console.export_text()
+
+
+def test_every_printer_shows_hostile_text_literally():
+    from types import SimpleNamespace
+
+    from eventqa.cli.render import print_history, print_jobs, print_lint, print_run, print_status
+    from eventqa.errors import Location
+    from eventqa.lint.model import Finding
+    from eventqa.results.store import HistoryRow
+
+    hostile_run = RUN.model_copy(
+        update={
+            "events": [
+                RUN.events[0].model_copy(
+                    update={
+                        "event": HOSTILE,
+                        "owner": HOSTILE,
+                        "checks": [
+                            check(HOSTILE, Status.FAILED, unexpected_count=1, element_count=2,
+                                  samples=[HOSTILE, {"code": HOSTILE}]),
+                            check("odd", Status.ERROR, error=HOSTILE),
+                        ],
+                    }
+                )
+            ],
+            "tables": [TableResult(table="t", status=Status.FAILED,
+                                   checks=[check(HOSTILE, Status.FAILED, samples=[HOSTILE])])],
+        }
+    )  # fmt: skip
+    texts = [
+        rendered(lambda console: print_run(console, hostile_run)),
+        rendered(
+            lambda console: print_history(
+                console,
+                HOSTILE,
+                [HistoryRow("r", UNTIL, UNTIL, Status.FAILED, {(0, HOSTILE): Status.FAILED})],
+            )
+        ),
+        rendered(
+            lambda console: print_lint(
+                console,
+                SimpleNamespace(
+                    findings=[Finding("EQ001", "error", Location("a.proto", 100, 7), HOSTILE)],
+                    errors=[1],
+                    against=None,
+                ),
+            )
+        ),
+        rendered(
+            lambda console: print_jobs(
+                console,
+                [SimpleNamespace(event=HOSTILE, cron=HOSTILE, timezone="UTC", next_run=None)],
+            )
+        ),
+        rendered(lambda console: print_status(console, None, [], [HOSTILE])),
+    ]
+    for text in texts:
+        assert HOSTILE in text.replace("\n", ""), text
+        assert "💯" not in text
+    assert "a.proto:100:7" in texts[2]

@@ -204,3 +204,90 @@ def test_missing_file_says_where_it_looked(tmp_path):
 
 def test_top_level_must_be_a_mapping(tmp_path):
     assert error_for(tmp_path, "- a\n- b\n").startswith("checks.yaml:1: must be a mapping")
+
+
+# -- bad values of every kind, for every setting of that kind -------------------------------------
+
+DURATIONS = {
+    "defaults.window": "defaults:\n  window: {}\n",
+    "defaults.future_skew": "defaults:\n  future_skew: {}\n",
+    "defaults.misfire_grace": "defaults:\n  misfire_grace: {}\n",
+    "defaults.stop_timeout": "defaults:\n  stop_timeout: {}\n",
+    "alerts.remind_after": "alerts:\n  remind_after: {}\n",
+    "events.e.rules[0].freshness.max_age": "events:\n  e:\n    rules:\n      - freshness: {{max_age: {}}}\n",
+}
+
+
+@pytest.mark.parametrize("key", sorted(DURATIONS))
+@pytest.mark.parametrize("value", ["99999999999999w", "1000000000000000000000000", "5201w"])
+def test_every_duration_has_an_upper_bound(tmp_path, key, value):
+    message = error_for(tmp_path, DURATIONS[key].format(value))
+    assert f": {key}: must be at most 5200w (about 100 years)" in message
+
+
+@pytest.mark.parametrize("key", sorted(DURATIONS))
+def test_every_duration_but_the_skew_is_positive(tmp_path, key):
+    for value in ("0s", "-30"):
+        text = DURATIONS[key].format(value)
+        if key == "defaults.future_skew":
+            if value == "0s":
+                assert load_config(write(tmp_path, text)).defaults.future_skew == timedelta(0)
+            else:
+                assert f": {key}: must not be negative" in error_for(tmp_path, text)
+        else:
+            assert f": {key}: must be longer than 0s" in error_for(tmp_path, text)
+
+
+NUMBERS = {
+    "between.min": "between: {{field: f, min: {}}}",
+    "between.max": "between: {{field: f, max: {}}}",
+    "max_null_fraction.max": "max_null_fraction: {{field: f, max: {}}}",
+    "row_count.min": "row_count: {{min: {}}}",
+    "in_set.values": "in_set: {{field: f, values: [1, {}]}}",
+    "expectation.kwargs": "expectation: {{type: expect_x, kwargs: {{max_value: {}}}}}",
+}
+
+
+@pytest.mark.parametrize("key", sorted(NUMBERS))
+@pytest.mark.parametrize("value", [".nan", ".inf", "-.inf"])
+def test_no_numeric_setting_takes_nan_or_infinity(tmp_path, key, value):
+    rule = NUMBERS[key].format(value)
+    message = error_for(tmp_path, f"events:\n  e:\n    rules:\n      - {rule}\n")
+    assert message.startswith(f"checks.yaml:4: events.e.rules[0].{key}: must "), message
+    assert "finite number" in message and len(message.splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    "pattern", ["(?<=X)[A-Z]", "(?<!X)a", "a(?=b)", r"(a)\1", r"abc\Z", "(?>a+)", "a++"]
+)
+def test_regexes_the_warehouse_rejects_are_config_errors(tmp_path, pattern):
+    text = f"events:\n  e:\n    rules:\n      - matches: {{field: f, pattern: '{pattern}'}}\n"
+    message = error_for(tmp_path, text)
+    assert message.startswith(
+        "checks.yaml:4: events.e.rules[0].matches.pattern: is not a valid regular expression "
+        "in the warehouse (RE2 syntax): "
+    )
+
+
+def test_a_deep_document_is_one_error(tmp_path):
+    message = error_for(tmp_path, "events:\n  e: " + "[" * 100 + "]" * 100 + "\n")
+    assert message == "checks.yaml:2: events.e: nests more than 64 levels deep"
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("not a url", "is not a SQLAlchemy database URL"),
+        ("nosuchdb://host/x", "names a database SQLAlchemy does not know"),
+        ("postgresql+nosuchdriver://host/x", "names a database SQLAlchemy does not know"),
+        ("mysql+mysqldb://host/x", "needs a database driver that is not installed"),
+    ],
+)
+def test_a_results_url_no_driver_loads_is_a_config_error(tmp_path, url, problem):
+    message = error_for(tmp_path, f"results:\n  url: '{url}'\n")
+    assert message.startswith(f"checks.yaml:2: results.url: {problem}")
+
+
+def test_a_loadable_results_url_is_kept(tmp_path):
+    config = load_config(write(tmp_path, "results: {url: 'sqlite:///elsewhere/r.db'}\n"))
+    assert config.results.url == "sqlite:///elsewhere/r.db"

@@ -199,3 +199,37 @@ def test_event_declared_in_two_envelopes_is_an_error(make_project):
     root = make_project({"events.proto": text})
     with pytest.raises(ContractError, match="declared twice"):
         load_contracts(root, Path("contracts"))
+
+
+def test_bytes_that_are_not_utf8_are_named_before_protoc_crashes_on_them(make_project):
+    text = events_proto("message A { int64 a = 1; }", {"a_happened": "A"})
+    root = make_project({"events.proto": ""})
+    raw = text.encode().replace(b'value = "Fires', b'value = "\xc3 Fires', 1)
+    (root / "contracts" / "events.proto").write_bytes(raw)
+    line = raw[: raw.index(b"\xc3")].count(b"\n") + 1
+    with pytest.raises(ContractError) as error:
+        load_contracts(root, Path("contracts"))
+    assert str(error.value).startswith(f"contracts/events.proto:{line}:")
+    assert "is not UTF-8 text: byte 0xc3" in str(error.value)
+
+
+@pytest.mark.parametrize("escape", ["\\377", "\\xff", "\\uD800", "\\300\\200"])
+def test_string_escapes_that_are_not_utf8_name_their_literal(make_project, escape):
+    text = events_proto("message A { int64 a = 1; }", {"a_happened": "A"})
+    text = text.replace('team_owner.value = "', f'team_owner.value = "ok {escape}', 1)
+    root = make_project({"events.proto": text})
+    line = text[: text.index(escape)].count("\n") + 1
+    with pytest.raises(ContractError) as error:
+        load_contracts(root, Path("contracts"))
+    message = str(error.value)
+    assert message.startswith(f"contracts/events.proto:{line}:"), message
+    assert "bytes that are not UTF-8" in message and "absl" not in message
+
+
+def test_escapes_that_spell_utf8_still_compile(make_project):
+    text = events_proto("message A { int64 a = 1; }", {"a_happened": "A"})
+    text = text.replace(
+        'description.value = "Fires', 'description.value = "caf\\303\\251 \\u00e9 Fires', 1
+    )
+    contracts = load_contracts(make_project({"events.proto": text}), Path("contracts"))
+    assert contracts.events["a_happened"].description.startswith("café é Fires")

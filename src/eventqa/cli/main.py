@@ -5,12 +5,14 @@ from __future__ import annotations
 import functools
 import os
 import sys
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 from rich.console import Console
+from rich.text import Text
 
 from eventqa import __version__
 from eventqa.errors import EventQAError
@@ -18,8 +20,13 @@ from eventqa.errors import EventQAError
 F = TypeVar("F", bound=Callable[..., Any])
 
 # Piped output (CI logs, files) is read in wide windows: do not squeeze tables into 80 columns.
-out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+# Text from users, contracts and the warehouse is printed literally: no markup, no emoji codes
+# (render.py builds rich Text; these settings keep any plain string literal too).
+out = Console(
+    highlight=False, soft_wrap=True, markup=False, emoji=False,
+    width=None if sys.stdout.isatty() else 160,
+)  # fmt: skip
+err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False, emoji=False)
 
 EXIT_CODES = """\b
 Exit codes:
@@ -31,7 +38,11 @@ Exit codes:
 
 
 def error_handler(command: F) -> F:
-    """Turn every EventQAError into one red message and its documented exit code."""
+    """Turn every EventQAError into one red message and its documented exit code.
+
+    Messages quote user input (names, SQL, protoc's `file:100:7` errors): printed literally.
+    `--debug` adds the traceback and keeps the exit code.
+    """
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -42,20 +53,20 @@ def error_handler(command: F) -> F:
             raise  # click prints usage errors itself and exits 2
         except EventQAError as error:
             if debug:
-                raise
+                traceback.print_exc()
             for line in str(error).splitlines():
-                err.print(f"[red]error:[/red] {line}" if line else "", markup=True, soft_wrap=True)
+                err.print(Text.assemble(("error:", "red"), f" {line}") if line else Text())
             if error.hint:
-                err.print(f"[dim]hint: {error.hint}[/dim]", soft_wrap=True)
+                err.print(Text(f"hint: {error.hint}", "dim"))
             sys.exit(error.exit_code)
         except Exception as error:  # a bug: still one line, the traceback behind --debug
             if debug:
-                raise
+                traceback.print_exc()
             err.print(
-                f"[red]internal error:[/red] {type(error).__name__}: {error}\n"
-                "[dim]rerun with --debug for the traceback, and please report it[/dim]",
-                soft_wrap=True,
+                Text.assemble(("internal error:", "red"), f" {type(error).__name__}: {error}")
             )
+            if not debug:
+                err.print(Text("rerun with --debug for the traceback, and please report it", "dim"))
             sys.exit(3)
 
     return wrapper  # type: ignore[return-value]
@@ -125,7 +136,13 @@ def demo(config_path: Path, rows: int) -> None:
     print_demo(out, _project(config_path).demo(rows))
 
 
-def _timestamp(value: str | None) -> Any:
+# Windows are checked within these years: durations (at most ~100 years) then add and subtract
+# without leaving what Python, DuckDB and Snowflake can represent.
+_EARLIEST_YEAR, _LATEST_YEAR = 1900, 2999
+
+
+def _timestamp(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
+    """`--since`/`--until`: an ISO 8601 timestamp (UTC unless it says otherwise)."""
     if value is None:
         return None
     from datetime import UTC, datetime
@@ -134,7 +151,21 @@ def _timestamp(value: str | None) -> Any:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         raise click.BadParameter(f"{value!r} is not an ISO 8601 timestamp") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    if not _EARLIEST_YEAR <= parsed.astimezone(UTC).year <= _LATEST_YEAR:
+        raise click.BadParameter(
+            f"{value!r} is outside the years eventqa checks ({_EARLIEST_YEAR}-{_LATEST_YEAR})"
+        )
+    return parsed
+
+
+def _writable_file(ctx: click.Context, param: click.Parameter, value: Path | None) -> Any:
+    """`--output`: checked before the run starts, so a run is never lost to a bad path."""
+    from eventqa.config.paths import cannot_write
+
+    if value is not None and (problem := cannot_write(value)):
+        raise click.BadParameter(problem)
+    return value
 
 
 @cli.command()
@@ -142,13 +173,22 @@ def _timestamp(value: str | None) -> Any:
 @click.option("--table", help="Every event of this table, plus table-level checks.")
 @click.option("--owner", help="Every event this team owns.")
 @click.option("--all", "all_events", is_flag=True, help="Every event.")
-@click.option("--since", help="Start of the window (ISO 8601; default: until minus the window).")
-@click.option("--until", help="End of the window and the run's 'now' (ISO 8601; default: now).")
+@click.option(
+    "--since", callback=_timestamp,
+    help="Start of the window (ISO 8601; default: until minus the window).",
+)  # fmt: skip
+@click.option(
+    "--until", callback=_timestamp,
+    help="End of the window and the run's 'now' (ISO 8601; default: now).",
+)  # fmt: skip
 @click.option(
     "--format", "output_format", type=click.Choice(["text", "json", "junit"]), default="text",
     show_default=True,
 )  # fmt: skip
-@click.option("--output", type=click.Path(path_type=Path, dir_okay=False), help="Write here.")
+@click.option(
+    "--output", type=click.Path(path_type=Path, dir_okay=False), callback=_writable_file,
+    help="Write here.",
+)  # fmt: skip
 @click.option("--no-alert", is_flag=True, help="Store the results but send no alerts.")
 @click.pass_obj
 @error_handler
@@ -158,8 +198,8 @@ def run(
     table: str | None,
     owner: str | None,
     all_events: bool,
-    since: str | None,
-    until: str | None,
+    since: Any,
+    until: Any,
     output_format: str,
     output: Path | None,
     no_alert: bool,
@@ -175,7 +215,7 @@ def run(
 
     with progress_bar(err) as advance:
         result = _project(config_path).run(
-            selection, _timestamp(since), _timestamp(until), progress=advance, alert=not no_alert
+            selection, since, until, progress=advance, alert=not no_alert
         )
     if output_format == "text":
         print_run(out, result)

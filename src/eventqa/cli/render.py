@@ -1,4 +1,9 @@
-"""Terminal output of the commands, kept apart from what they do."""
+"""Terminal output of the commands, kept apart from what they do.
+
+Everything printed is a `rich.text.Text`: names, messages and values from users, contracts and
+the warehouse are shown literally, never read as rich markup (`[/x]`, `[link=...]`) or emoji
+codes (`:100:` in `file:100:7`). Styles are the program's own, applied as Text spans.
+"""
 
 from __future__ import annotations
 
@@ -7,30 +12,31 @@ from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console
+from rich.text import Text
 
 
 def print_generate(out: Console, err: Console, result: Any, *, check: bool) -> None:
     """Summarise `generate`: contract diagnostics as warnings, then what changed."""
     for diagnostic in result.diagnostics:
-        err.print(f"[yellow]warning:[/yellow] {diagnostic}", soft_wrap=True)
+        err.print(Text.assemble(("warning:", "yellow"), f" {diagnostic}"), soft_wrap=True)
     changes = result.changes
     tables = sorted({s.table for s in result.suites})
     where = result.directory.name + "/"
     counted = f"{_plural(len(result.suites), 'suite')} for {_plural(len(tables), 'table')}"
     if check:
-        out.print(f"{where} is current: {counted}")
+        out.print(Text(f"{where} is current: {counted}"))
         return
     written = len(changes.missing) + len(changes.stale)
     unchanged = len(result.suites) - written
     parts = [f"wrote {written}", f"{unchanged} unchanged"]
     if changes.orphaned:
         parts.append(f"removed {len(changes.orphaned)} orphaned")
-    out.print(f"{counted} ({', '.join(tables)}): {', '.join(parts)} in {where}")
+    out.print(Text(f"{counted} ({', '.join(tables)}): {', '.join(parts)} in {where}"))
     for label, paths in (("new", changes.missing), ("updated", changes.stale)):
         for path in paths:
-            out.print(f"  {label}: {where}{path}")
+            out.print(Text(f"  {label}: {where}{path}"))
     for path in changes.orphaned:
-        out.print(f"  removed: {where}{path}")
+        out.print(Text(f"  removed: {where}{path}"))
 
 
 def _plural(count: int, noun: str) -> str:
@@ -41,17 +47,24 @@ def print_demo(out: Console, summary: Any) -> None:
     """What `demo` built, and the defects planted in it."""
     total = sum(summary.rows.values())
     out.print(
-        f"Built {summary.path} with {total:,} events over "
-        f"{summary.since:%Y-%m-%d} .. {summary.until:%Y-%m-%d %H:%M} UTC "
-        f"({len(summary.rows)} event types)."
+        Text(
+            f"Built {summary.path} with {total:,} events over "
+            f"{summary.since:%Y-%m-%d} .. {summary.until:%Y-%m-%d %H:%M} UTC "
+            f"({len(summary.rows)} event types)."
+        )
     )
     if summary.defects:
-        out.print("Planted defects, for `eventqa run` to find:")
+        out.print(Text("Planted defects, for `eventqa run` to find:"))
         for description, count in sorted(summary.defects.items()):
-            out.print(f"  - {description}: {count} rows")
+            out.print(Text(f"  - {description}: {count} rows"))
 
 
 _STYLE = {"passed": "green", "warned": "yellow", "failed": "red", "error": "magenta"}
+
+
+def _status(status: str) -> Text:
+    """A status word in its colour."""
+    return Text(status, style=_STYLE[status])
 
 
 def _observed(check: Any) -> str:
@@ -72,46 +85,49 @@ def print_run(out: Console, result: Any) -> None:
     from rich.table import Table
 
     out.print(
-        f"run {result.run_id}  window {result.window.since:%Y-%m-%d %H:%M} .. "
-        f"{result.window.until:%Y-%m-%d %H:%M} UTC"
+        Text(
+            f"run {result.run_id}  window {result.window.since:%Y-%m-%d %H:%M} .. "
+            f"{result.window.until:%Y-%m-%d %H:%M} UTC"
+        )
     )
     for event in result.events:
-        style = _STYLE[event.status.value]
-        title = (
-            f"[bold]{event.event}[/bold] ({event.table}, owner {event.owner or '?'}): "
-            f"[{style}]{event.status.value}[/{style}], {event.row_count:,} events"
+        title = Text.assemble(
+            (event.event, "bold"),
+            f" ({event.table}, owner {event.owner or '?'}): ",
+            _status(event.status.value),
+            f", {event.row_count:,} events",
         )
         failing = [c for c in event.checks if c.status.value != "passed"]
         table = Table(title=title, title_justify="left", show_lines=False, expand=False)
         for header in ("check", "status", "failing / observed", "samples", "origin"):
             table.add_column(header, overflow="fold")
         for check in failing:
-            check_style = _STYLE[check.status.value]
             samples = ", ".join(map(str, check.samples[:5]))
             table.add_row(
-                check.description,
-                f"[{check_style}]{check.status.value}[/{check_style}]",
-                _observed(check),
-                samples,
-                check.origin,
+                Text(check.description),
+                _status(check.status.value),
+                Text(_observed(check)),
+                Text(samples),
+                Text(check.origin),
             )
         passed = len(event.checks) - len(failing)
         if failing:
             out.print(table)
         else:
             out.print(title)
-        out.print(f"  {passed} of {len(event.checks)} checks passed")
+        out.print(Text(f"  {passed} of {len(event.checks)} checks passed"))
     for table_result in result.tables:
         for check in table_result.checks:
-            check_style = _STYLE[check.status.value]
             samples = ", ".join(map(str, check.samples[:5]))
             out.print(
-                f"[bold]{table_result.table}[/bold]: {check.description}: "
-                f"[{check_style}]{check.status.value}[/{check_style}] {_observed(check)}"
-                + (f"; unknown: {samples}" if samples else "")
+                Text.assemble(
+                    (table_result.table, "bold"),
+                    f": {check.description}: ",
+                    _status(check.status.value),
+                    f" {_observed(check)}" + (f"; unknown: {samples}" if samples else ""),
+                )
             )
-    style = _STYLE[result.status.value]
-    out.print(f"[{style}]{result.status.value}[/{style}]")
+    out.print(_status(result.status.value))
 
 
 def run_json(result: Any) -> str:
@@ -132,7 +148,8 @@ def progress_bar(err: Console) -> Iterator[Callable[[str, int, int], None]]:
         yield lambda event, done, total: None
         return
     with Progress(
-        TextColumn("checking"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
+        TextColumn("checking"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("{task.description}", markup=False),  # an event name, shown as it is
         console=err, transient=True,
     ) as progress:  # fmt: skip
         task = progress.add_task("", total=None)
@@ -144,8 +161,8 @@ def progress_bar(err: Console) -> Iterator[Callable[[str, int, int], None]]:
         yield advance
 
 
-_MARK = {"passed": "[green]ok[/green]", "warned": "[yellow]warn[/yellow]",
-         "failed": "[red]FAIL[/red]", "error": "[magenta]ERR[/magenta]"}  # fmt: skip
+_MARK = {"passed": Text("ok", "green"), "warned": Text("warn", "yellow"),
+         "failed": Text("FAIL", "red"), "error": Text("ERR", "magenta")}  # fmt: skip
 
 
 def print_history(out: Console, event: str, rows: list[Any]) -> None:
@@ -153,17 +170,17 @@ def print_history(out: Console, event: str, rows: list[Any]) -> None:
     from rich.table import Table
 
     if not rows:
-        out.print(f"no stored runs of {event} yet; `eventqa run --event {event}` makes one")
+        out.print(Text(f"no stored runs of {event} yet; `eventqa run --event {event}` makes one"))
         return
-    table = Table(title=f"{event}: last {len(rows)} runs", title_justify="left")
+    table = Table(title=Text(f"{event}: last {len(rows)} runs"), title_justify="left")
     table.add_column("check", overflow="fold")
     for row in rows:
         table.add_column(f"{row.until:%m-%d %H:%M}", justify="center")
-    table.add_row("[bold]run[/bold]", *(_MARK[row.status.value] for row in rows))
+    table.add_row(Text("run", "bold"), *(_MARK[row.status.value] for row in rows))
     checks = sorted({key for row in rows for key in row.checks})
     for key in checks:
-        marks = [_MARK[row.checks[key].value] if key in row.checks else "" for row in rows]
-        table.add_row(key[1], *marks)
+        marks = [_MARK[row.checks[key].value] if key in row.checks else Text() for row in rows]
+        table.add_row(Text(str(key[1])), *marks)
     out.print(table)
 
 
@@ -215,10 +232,14 @@ _LINT_STYLE = {"error": "red", "warn": "yellow", "info": "cyan"}
 def print_lint(out: Console, report: Any) -> None:
     """One line per finding, then a summary."""
     for finding in report.findings:
-        style = _LINT_STYLE[finding.severity]
         out.print(
-            f"{finding.location}: [bold]{finding.rule}[/bold] "
-            f"[{style}]{finding.severity}[/{style}]: {finding.message}"
+            Text.assemble(
+                f"{finding.location}: ",
+                (finding.rule, "bold"),
+                " ",
+                (finding.severity, _LINT_STYLE[finding.severity]),
+                f": {finding.message}",
+            )
         )
     errors = len(report.errors)
     warnings = sum(f.severity == "warn" for f in report.findings)
@@ -226,7 +247,7 @@ def print_lint(out: Console, report: Any) -> None:
     summary = f"{_plural(errors, 'error')}, {_plural(warnings, 'warning')}"
     if report.against:
         summary += f"; {_plural(additive, 'compatible change')} since {report.against}"
-    out.print(("[red]" if errors else "[green]") + summary + ("[/red]" if errors else "[/green]"))
+    out.print(Text(summary, "red" if errors else "green"))
 
 
 def lint_json(report: Any) -> str:
@@ -258,12 +279,12 @@ def print_jobs(out: Console, jobs: list[Any]) -> None:
     """`schedule --list`: each event's cron, time zone and next fire time."""
     from rich.table import Table
 
-    table = Table(title=f"{_plural(len(jobs), 'scheduled event')}", title_justify="left")
+    table = Table(title=Text(_plural(len(jobs), "scheduled event")), title_justify="left")
     for header in ("event", "cron", "time zone", "next run (UTC)"):
         table.add_column(header)
     for job in jobs:
         next_run = f"{job.next_run:%Y-%m-%d %H:%M}" if job.next_run else "paused"
-        table.add_row(job.event, job.cron, job.timezone, next_run)
+        table.add_row(*(Text(str(cell)) for cell in (job.event, job.cron, job.timezone, next_run)))
     out.print(table)
 
 
@@ -276,23 +297,28 @@ def print_status(
     from rich.table import Table
 
     if heartbeat is None:
-        out.print("scheduler: [yellow]never seen[/yellow] (start it with `eventqa schedule`)")
+        out.print(
+            Text.assemble(
+                "scheduler: ", ("never seen", "yellow"), " (start it with `eventqa schedule`)"
+            )
+        )
     else:
         age = datetime.now(UTC) - heartbeat
         style = "green" if age.total_seconds() < 120 else "red"
-        out.print(f"scheduler: last heartbeat [{style}]{int(age.total_seconds())}s ago[/{style}]")
-    table = Table(title="last run of each event", title_justify="left")
+        out.print(
+            Text.assemble("scheduler: last heartbeat ", (f"{int(age.total_seconds())}s ago", style))
+        )
+    table = Table(title=Text("last run of each event"), title_justify="left")
     for header in ("event", "status", "window end (UTC)", "stored", "events"):
         table.add_column(header)
     by_event = {row["event"]: row for row in runs}
     for event in events:
         row = by_event.get(event)
         if row is None:
-            table.add_row(event, "[dim]never run[/dim]", "", "", "")
+            table.add_row(Text(event), Text("never run", "dim"), "", "", "")
             continue
-        style = _STYLE[row["status"]]
         table.add_row(
-            event, f"[{style}]{row['status']}[/{style}]", f"{row['until']:%Y-%m-%d %H:%M}",
+            Text(event), _status(row["status"]), f"{row['until']:%Y-%m-%d %H:%M}",
             f"{row['stored_at']:%Y-%m-%d %H:%M}", f"{row['row_count'] or 0:,}",
         )  # fmt: skip
     out.print(table)

@@ -31,7 +31,11 @@ _MESSAGES = {
     "model_type": "must be a mapping",
     "model_attributes_type": "must be a mapping",
     "missing": "is required",
+    "finite_number": "must be a finite number",
 }
+
+# Deeper than any real checks.yaml; deeper documents exhaust Python's stack while loading.
+MAX_DEPTH = 64
 
 
 def dotted(loc: tuple[str | int, ...]) -> str:
@@ -90,6 +94,9 @@ def _message(error: Any, loc: tuple[str | int, ...]) -> str:
         return f"must be one of {error['ctx']['expected']}"
     if kind == "union_tag_invalid":
         return f"must be one of {error['ctx']['expected_tags']}"
+    if kind in ("less_than_equal", "greater_than_equal"):
+        bound = error["ctx"].get("le", error["ctx"].get("ge"))
+        return f"must be at {'most' if kind == 'less_than_equal' else 'least'} {bound}"
     if kind == "value_error":
         return str(error["ctx"]["error"])
     message = str(error["msg"])
@@ -99,6 +106,27 @@ def _message(error: Any, loc: tuple[str | int, ...]) -> str:
 def _clean_loc(loc: tuple[str | int, ...]) -> tuple[str | int, ...]:
     # pydantic adds the discriminator tag (`duckdb`) and `[key]` markers for dict keys.
     return tuple(p for p in loc if p not in ("duckdb", "snowflake", "[key]"))
+
+
+def _too_deep(document: Any) -> tuple[str | int, ...] | None:
+    """The path of the first node nested deeper than MAX_DEPTH, found without recursion."""
+    stack: list[tuple[tuple[str | int, ...], Any]] = [((), document)]
+    while stack:
+        loc, node = stack.pop()
+        if len(loc) > MAX_DEPTH:
+            return loc[:MAX_DEPTH]
+        if isinstance(node, dict):
+            stack.extend(((*loc, str(key)), value) for key, value in node.items())
+        elif isinstance(node, list):
+            stack.extend(((*loc, index), value) for index, value in enumerate(node))
+    return None
+
+
+def _sql_dialect(document: dict[str, Any]) -> str:
+    """The SQL dialect `sql` rules are written in: the warehouse's (DuckDB by default)."""
+    warehouse = document.get("warehouse")
+    kind = warehouse.get("type") if isinstance(warehouse, dict) else None
+    return kind if kind in ("duckdb", "snowflake") else "duckdb"
 
 
 def load_config(path: Path) -> Config:
@@ -113,6 +141,10 @@ def load_config(path: Path) -> Config:
         )
     try:
         document = YAML(typ="rt").load(path.read_text(encoding="utf-8"))
+    except RecursionError:
+        raise ConfigError(
+            f"nests more than {MAX_DEPTH} levels deep", location=Location(display)
+        ) from None
     except MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         where = Location(display, mark.line + 1, mark.column + 1) if mark else Location(display)
@@ -125,8 +157,13 @@ def load_config(path: Path) -> Config:
     source = ConfigSource(path, display, document)
     if not isinstance(document, dict):
         raise ConfigError("must be a mapping of settings", location=source.locate(()))
+    if (deep := _too_deep(document)) is not None:
+        raise ConfigError(
+            f"{dotted(deep[:2])}: nests more than {MAX_DEPTH} levels deep",
+            location=source.locate(deep),
+        )
     try:
-        config = Config.model_validate(document)
+        config = Config.model_validate(document, context={"dialect": _sql_dialect(document)})
     except ValidationError as error:
         problems = []
         for item in error.errors():

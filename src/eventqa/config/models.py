@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import timedelta
 from enum import StrEnum
@@ -10,11 +11,13 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
     PrivateAttr,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -25,16 +28,40 @@ _DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d|w)\s*$")
 _DURATION_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
+# About 100 years: longer durations are typos, and date arithmetic on them overflows.
+MAX_DURATION = timedelta(weeks=5200)
+
+
 def parse_duration(value: Any) -> timedelta:
     """Read `90s`, `5m`, `24h`, `7d` or `2w` (or a number of seconds) as a timedelta."""
     if isinstance(value, timedelta):
         return value
+    match = _DURATION.match(value) if isinstance(value, str) else None
     if isinstance(value, int) and not isinstance(value, bool):
-        return timedelta(seconds=value)
-    match = _DURATION.match(str(value)) if isinstance(value, str) else None
-    if not match:
+        amount, unit = value, "seconds"
+    elif match:
+        amount, unit = int(match.group(1)), _DURATION_UNITS[match.group(2)]
+    else:
         raise ValueError("must be a duration such as 90s, 5m, 24h or 7d")
-    return timedelta(**{_DURATION_UNITS[match.group(2)]: int(match.group(1))})
+    try:
+        duration = timedelta(**{unit: amount})
+    except OverflowError:
+        duration = timedelta.max
+    if abs(duration) > MAX_DURATION:
+        raise ValueError(f"must be at most {format_duration(MAX_DURATION)} (about 100 years)")
+    return duration
+
+
+def _positive(value: timedelta) -> timedelta:
+    if value <= timedelta(0):
+        raise ValueError("must be longer than 0s")
+    return value
+
+
+def _not_negative(value: timedelta) -> timedelta:
+    if value < timedelta(0):
+        raise ValueError("must not be negative")
+    return value
 
 
 def format_duration(value: timedelta) -> str:
@@ -46,13 +73,19 @@ def format_duration(value: timedelta) -> str:
     return f"{seconds}s"
 
 
-Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+Duration = Annotated[timedelta, BeforeValidator(parse_duration), AfterValidator(_positive)]
+# A margin that may be zero (`future_skew: 0s`: no event may be dated after the window).
+Margin = Annotated[timedelta, BeforeValidator(parse_duration), AfterValidator(_not_negative)]
 
 
 class Strict(BaseModel):
-    """Base of every config model: immutable, and an unknown key is an error."""
+    """Base of every config model: immutable, an unknown key is an error, numbers are finite.
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    YAML's `.nan` and `.inf` would reach suites as JSON `NaN`/`Infinity`, which neither the
+    warehouse nor GX reads back.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Severity(StrEnum):
@@ -73,7 +106,7 @@ class DuckDBWarehouse(Strict):
     # DuckDB runs inside eventqa's process: its memory is eventqa's. Past the limit it spills
     # to a temporary directory next to the database instead of growing.
     memory_limit: str | None = Field(default="1GB", pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|%)$")
-    threads: int | None = Field(default=None, ge=1)
+    threads: int | None = Field(default=None, ge=1, le=1024)
 
 
 class SnowflakeWarehouse(Strict):
@@ -88,7 +121,9 @@ class SnowflakeWarehouse(Strict):
     warehouse: str | None = None
     role: str | None = None
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, allow_inf_nan=False, populate_by_name=True
+    )
 
 
 Warehouse = Annotated[DuckDBWarehouse | SnowflakeWarehouse, Field(discriminator="type")]
@@ -141,7 +176,7 @@ class Defaults(Strict):
 
     window: Duration = timedelta(hours=24)
     severity: Severity = Severity.ERROR
-    future_skew: Duration = timedelta(minutes=5)
+    future_skew: Margin = timedelta(minutes=5)
     schedule: Schedule = Schedule(cron="0 * * * *")
     # Events checked at once: each is a few small queries, so the warehouse sets the limit.
     concurrency: int = Field(default=4, ge=1, le=64)
@@ -164,6 +199,28 @@ class ResultsConfig(Strict):
     """
 
     url: str = "sqlite:///.eventqa/results.db"
+
+    @field_validator("url")
+    @classmethod
+    def _loadable(cls, value: str) -> str:
+        check_database_url(value)
+        return value
+
+
+def check_database_url(url: str) -> None:
+    """Raise ValueError unless SQLAlchemy parses `url` and its dialect and driver load."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    try:
+        dialect = make_url(url).get_dialect()
+        dialect.import_dbapi()
+    except NoSuchModuleError as error:  # a subclass of ArgumentError
+        raise ValueError(f"names a database SQLAlchemy does not know ({error})") from None
+    except ArgumentError:
+        raise ValueError("is not a SQLAlchemy database URL such as sqlite:///results.db") from None
+    except ImportError as error:
+        raise ValueError(f"needs a database driver that is not installed ({error})") from None
 
 
 class LintConfig(Strict):
@@ -226,6 +283,23 @@ class InSet(Strict):
     field: FieldPath
     values: tuple[str | int | float | bool, ...] = Field(min_length=1)
 
+    @field_validator("values", mode="before")
+    @classmethod
+    def _finite(cls, value: Any) -> Any:
+        reject_non_finite(value)
+        return value
+
+
+def reject_non_finite(value: Any) -> None:
+    """Raise ValueError when `value` is or holds `.nan`/`.inf`: JSON and SQL have no such number."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"must hold only finite numbers (found {value})")
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, list | tuple):
+        for item in value:
+            reject_non_finite(item)
+
 
 class Matches(Strict):
     """Every non-null value matches the regular expression `pattern`."""
@@ -236,10 +310,19 @@ class Matches(Strict):
     @field_validator("pattern")
     @classmethod
     def _compiles(cls, value: str) -> str:
+        # DuckDB and Snowflake match with RE2-like syntax: no lookaround, no backreferences.
+        # Python's `re` accepts those, and every check using them would fail in the warehouse.
+        import re2
+
+        options = re2.Options()
+        options.log_errors = False  # else RE2 logs each error to stderr itself
         try:
-            re.compile(value)
-        except re.error as error:
-            raise ValueError(f"is not a valid regular expression: {error}") from None
+            re2.compile(value, options)
+        except re2.error as error:
+            reason = error.args[0].decode() if error.args else str(error)
+            raise ValueError(
+                f"is not a valid regular expression in the warehouse (RE2 syntax): {reason}"
+            ) from None
         return value
 
 
@@ -259,8 +342,8 @@ class MaxNullFraction(Strict):
 class RowCount(Strict):
     """The window holds between `min` and `max` events."""
 
-    min: int | None = Field(default=None, ge=0)
-    max: int | None = Field(default=None, ge=0)
+    min: int | None = Field(default=None, ge=0, le=2**63 - 1)
+    max: int | None = Field(default=None, ge=0, le=2**63 - 1)
 
     @model_validator(mode="after")
     def _a_bound(self) -> RowCount:
@@ -281,6 +364,12 @@ class GXExpectation(Strict):
     type: str = Field(pattern=r"^expect_[a-z0-9_]+$")
     kwargs: dict[str, Any] = Field(default_factory=dict)
 
+    @field_validator("kwargs")
+    @classmethod
+    def _finite(cls, value: dict[str, Any]) -> dict[str, Any]:
+        reject_non_finite(value)
+        return value
+
 
 class CustomSQL(Strict):
     """A query over `{batch}` (the event's projection) returning the offending rows."""
@@ -289,10 +378,12 @@ class CustomSQL(Strict):
 
     @field_validator("query")
     @classmethod
-    def _reads_batch(cls, value: str) -> str:
-        if "{batch}" not in value:
-            raise ValueError("must select from {batch}, the event's window (see README)")
-        return value
+    def _one_read_only_query(cls, value: str, info: ValidationInfo) -> str:
+        """Kept as the checked query, without a trailing `;` or comment: it is embedded."""
+        from eventqa.config.sql import read_only_query
+
+        dialect = (info.context or {}).get("dialect", "duckdb")
+        return read_only_query(value, dialect)
 
 
 RULE_KINDS = (

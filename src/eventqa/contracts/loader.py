@@ -7,12 +7,14 @@ by name whatever package declares it.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from importlib import resources
+from itertools import takewhile
 from pathlib import Path
 from typing import Any
 
@@ -96,6 +98,9 @@ def compile_contracts(
     files = sorted(absolute_root.rglob("*.proto"))
     if not files:
         raise ContractError(f"no .proto files under {root}")
+    shown = {path: (root / path.relative_to(absolute_root)).as_posix() for path in files}
+    for path in files:
+        _check_utf8_text(path.read_bytes(), shown[path])
     with tempfile.TemporaryDirectory(prefix="eventqa-protoc-") as tmp:
         out = Path(tmp) / "contracts.binpb"
         command = [
@@ -111,12 +116,84 @@ def compile_contracts(
             # Named as the user names them, so protoc's errors point at `contracts/x.proto:3:1`.
             *((root / path.relative_to(absolute_root)).as_posix() for path in files),
         ]
-        done = subprocess.run(command, cwd=project_dir, capture_output=True, text=True)
+        done = subprocess.run(
+            command, cwd=project_dir, capture_output=True, text=True, errors="replace"
+        )
         if done.returncode != 0:
+            if "invalid UTF-8" in done.stderr:  # protoc aborts with a stack trace on these
+                for path in files:
+                    _check_utf8_literals(path.read_bytes(), shown[path])
             raise ContractError(
-                (done.stderr or done.stdout).strip() or f"protoc exited with {done.returncode}"
+                _protoc_messages(done.stderr or done.stdout)
+                or f"protoc exited with {done.returncode}"
             )
         return descriptor_pb2.FileDescriptorSet.FromString(out.read_bytes())
+
+
+def _check_utf8_text(source: bytes, shown: str) -> None:
+    """A .proto file is UTF-8 text; protoc crashes on other bytes inside its strings."""
+    try:
+        source.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ContractError(
+            f"is not UTF-8 text: byte 0x{source[error.start]:02x} cannot be decoded",
+            location=_location(source, error.start, shown),
+        ) from None
+
+
+# Comments and string literals of a .proto file, and the escapes inside a literal.
+_TOKENS = re.compile(rb'//[^\n]*|/\*.*?\*/|"(?:[^"\\\n]|\\.)*"|\'(?:[^\'\\\n]|\\.)*\'', re.S)
+_ESCAPE = re.compile(
+    rb"\\(?:([0-7]{1,3})|[xX]([0-9a-fA-F]{1,2})|u([0-9a-fA-F]{4})|U([0-9a-fA-F]{8})|(.))", re.S
+)
+_SIMPLE_ESCAPES = {b"a": b"\a", b"b": b"\b", b"f": b"\f", b"n": b"\n", b"r": b"\r", b"t": b"\t",
+                   b"v": b"\v"}  # fmt: skip
+
+
+def _literal_bytes(body: bytes) -> bytes:
+    """The bytes a protobuf string literal's body stands for, its escapes decoded."""
+
+    def one(match: re.Match[bytes]) -> bytes:
+        octal, hexa, short, long, other = match.groups()
+        if octal or hexa:
+            return bytes([int(octal, 8) & 0xFF if octal else int(hexa, 16)])
+        if short or long:
+            code = int(short or long, 16)
+            return chr(code).encode("utf-8", "surrogatepass") if code < 0x110000 else b"\xff"
+        return _SIMPLE_ESCAPES.get(other, other)
+
+    return _ESCAPE.sub(one, body)
+
+
+def _check_utf8_literals(source: bytes, shown: str) -> None:
+    """Name the string literal whose escapes (such as an octal 377) are not UTF-8."""
+    for token in _TOKENS.finditer(source):
+        if token.group().startswith((b'"', b"'")):
+            try:
+                _literal_bytes(token.group()[1:-1]).decode("utf-8")
+            except UnicodeDecodeError:
+                raise ContractError(
+                    "this string holds bytes that are not UTF-8 (escapes such as \\377); "
+                    "protobuf strings must be UTF-8 text",
+                    location=_location(source, token.start(), shown),
+                ) from None
+
+
+def _location(source: bytes, offset: int, shown: str) -> Location:
+    line_start = source.rfind(b"\n", 0, offset) + 1
+    return Location(shown, source.count(b"\n", 0, offset) + 1, offset - line_start + 1)
+
+
+# protoc's own log lines (absl) and crash traces: noise around its `file:line:col: message`.
+_PROTOC_NOISE = re.compile(
+    r"^(WARNING: All log messages before absl|[EWFI]\d{4} |\*\*\* Check failure|    @ )"
+)
+
+
+def _protoc_messages(output: str) -> str:
+    """The error lines protoc printed, without the logging and stack-trace lines around them."""
+    lines = takewhile(lambda line: not line.startswith("*** Check failure"), output.splitlines())
+    return "\n".join(line for line in lines if not _PROTOC_NOISE.match(line)).strip()
 
 
 @dataclass(frozen=True)
