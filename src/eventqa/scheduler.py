@@ -251,6 +251,11 @@ class EventScheduler:
         if EventScheduler._running not in (None, self):
             raise RuntimeError("another EventScheduler already runs in this process")
         EventScheduler._running = self
+        # A run imports sqlalchemy.orm lazily (GX does). Imported in a pool thread while another
+        # thread uses SQLAlchemy (the heartbeat, a run storing its result), its inspection hook
+        # can meet a half-imported `sqlalchemy.orm.exc`. Import it fully before any thread runs.
+        import sqlalchemy.orm  # noqa: F401
+
         self.beat()  # `eventqa status` says "running" from now on
         self.scheduler.start(paused=True)
         self.sync()
