@@ -33,6 +33,26 @@ class GenerateResult:
     directory: Path
 
 
+# Heartbeat names in the results store: the scheduler beats while it runs and once when it stops.
+SCHEDULER_HEARTBEAT = "scheduler"
+SCHEDULER_STOPPED = "scheduler.stopped"
+
+
+@dataclass(frozen=True)
+class SchedulerLiveness:
+    """What `eventqa status` knows of the scheduler: its last heartbeat and its last clean stop."""
+
+    last_heartbeat: datetime | None
+    stopped_at: datetime | None
+
+    @property
+    def stopped(self) -> bool:
+        """True when the last thing the scheduler recorded was a clean stop."""
+        return self.stopped_at is not None and (
+            self.last_heartbeat is None or self.stopped_at >= self.last_heartbeat
+        )
+
+
 class Project:
     """An eventqa project: checks.yaml, the contracts it points at, and expectations/."""
 
@@ -284,11 +304,14 @@ class Project:
                 found[check.key] = check.reproduction_sql
         return found
 
-    def status(self) -> tuple[datetime | None, list[dict[str, Any]], list[str]]:
-        """The scheduler's last heartbeat, each event's last stored run, and all events."""
+    def status(self) -> tuple[SchedulerLiveness, list[dict[str, Any]], list[str]]:
+        """Whether the scheduler runs, each event's last stored run, and all events."""
         store = self.result_store()
         try:
-            return store.heartbeat(), store.last_runs(), sorted(self.catalog.all_jobs)
+            liveness = SchedulerLiveness(
+                store.heartbeat(SCHEDULER_HEARTBEAT), store.heartbeat(SCHEDULER_STOPPED)
+            )
+            return liveness, store.last_runs(), sorted(self.catalog.all_jobs)
         finally:
             store.close()
 

@@ -134,6 +134,22 @@ BAD_CHECKS = {
         "events:\n  a_hapened:\n    rules: []\n",
         "error: checks.yaml:3: events.a_hapened: unknown event 'a_hapened'; did you mean 'a_happened'?",
     ),
+    "cron out of range": (
+        "defaults:\n  schedule: {cron: '99 * * * *'}\n",
+        "error: checks.yaml:3: defaults.schedule.cron: '99 * * * *' is not a cron expression",
+    ),
+    "cron not a cron": (
+        "defaults:\n  schedule:\n    cron: a b c d e\n",
+        "error: checks.yaml:4: defaults.schedule.cron: 'a b c d e' is not a cron expression",
+    ),
+    "event cron": (
+        "events:\n  a_happened:\n    schedule: {cron: '0 25 * * *', timezone: Europe/Paris}\n",
+        "error: checks.yaml:4: events.a_happened.schedule.cron: '0 25 * * *' is not a cron",
+    ),
+    "time zone": (
+        "table_schedules:\n  backend__events: {cron: '0 * * * *', timezone: Mars/Olympus}\n",
+        "error: checks.yaml:3: table_schedules.backend__events.timezone: unknown time zone",
+    ),
     "unknown field": (
         "events:\n  a_happened:\n    rules:\n      - between: {field: folower_id, min: 1}\n",
         "error: checks.yaml:5: events.a_happened.rules[0].between.field: unknown field 'folower_id'",

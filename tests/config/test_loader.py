@@ -193,7 +193,7 @@ def test_bad_cron_and_time_zone(tmp_path):
             timezone: Mars/Olympus
         """,
     )
-    assert "checks.yaml:3: defaults.schedule.cron: must be a 5-field cron expression" in message
+    assert "checks.yaml:3: defaults.schedule.cron: 'every hour' is not a cron expression" in message
     assert "checks.yaml:4: defaults.schedule.timezone: unknown time zone 'Mars/Olympus'" in message
 
 

@@ -277,36 +277,49 @@ def lint_json(report: Any) -> str:
 
 def print_jobs(out: Console, jobs: list[Any]) -> None:
     """`schedule --list`: each event's cron, time zone and next fire time."""
+    from datetime import UTC, datetime
+
     from rich.table import Table
 
+    now = datetime.now(UTC)
     table = Table(title=Text(_plural(len(jobs), "scheduled event")), title_justify="left")
     for header in ("event", "cron", "time zone", "next run (UTC)"):
         table.add_column(header)
     for job in jobs:
-        next_run = f"{job.next_run:%Y-%m-%d %H:%M}" if job.next_run else "paused"
+        next_run = f"{job.next_run.astimezone(UTC):%Y-%m-%d %H:%M}" if job.next_run else "paused"
+        if job.next_run and job.next_run < now:
+            next_run += " (missed: runs once at start)"
         table.add_row(*(Text(str(cell)) for cell in (job.event, job.cron, job.timezone, next_run)))
     out.print(table)
 
 
 def print_status(
-    out: Console, heartbeat: Any, runs: list[dict[str, Any]], events: list[str]
+    out: Console, scheduler: Any, runs: list[dict[str, Any]], events: list[str]
 ) -> None:
-    """`status`: scheduler heartbeat age, then each event's last run."""
+    """`status`: whether the scheduler stopped or runs (heartbeat age), each event's last run."""
     from datetime import UTC, datetime
 
     from rich.table import Table
 
-    if heartbeat is None:
+    if scheduler.stopped:
+        stopped = f"stopped at {scheduler.stopped_at:%Y-%m-%d %H:%M:%S} UTC"
+        out.print(Text.assemble("scheduler: ", (stopped, "yellow")))
+    elif scheduler.last_heartbeat is None:
         out.print(
             Text.assemble(
                 "scheduler: ", ("never seen", "yellow"), " (start it with `eventqa schedule`)"
             )
         )
     else:
-        age = datetime.now(UTC) - heartbeat
-        style = "green" if age.total_seconds() < 120 else "red"
+        age = int((datetime.now(UTC) - scheduler.last_heartbeat).total_seconds())
+        # Beats come every 30 s: a silent minute or two means the process died without stopping.
+        style, note = ("green", "") if age < 120 else ("red", " (not stopped cleanly: is it up?)")
         out.print(
-            Text.assemble("scheduler: last heartbeat ", (f"{int(age.total_seconds())}s ago", style))
+            Text.assemble(
+                f"scheduler: running, last heartbeat {scheduler.last_heartbeat:%Y-%m-%d %H:%M:%S}"
+                " UTC ",
+                (f"({age}s ago){note}", style),
+            )
         )
     table = Table(title=Text("last run of each event"), title_justify="left")
     for header in ("event", "status", "window end (UTC)", "stored", "events"):
