@@ -103,6 +103,7 @@ def test_every_printer_shows_hostile_text_literally():
     from types import SimpleNamespace
 
     from eventqa.cli.render import print_history, print_jobs, print_lint, print_run, print_status
+    from eventqa.service import SchedulerLiveness
     from eventqa.errors import Location
     from eventqa.lint.model import Finding
     from eventqa.results.store import HistoryRow
@@ -151,7 +152,9 @@ def test_every_printer_shows_hostile_text_literally():
                 [SimpleNamespace(event=HOSTILE, cron=HOSTILE, timezone="UTC", next_run=None)],
             )
         ),
-        rendered(lambda console: print_status(console, None, [], [HOSTILE])),
+        rendered(
+            lambda console: print_status(console, SchedulerLiveness(None, None), [], [HOSTILE])
+        ),
     ]
     for text in texts:
         assert HOSTILE in text.replace("\n", ""), text
