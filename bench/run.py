@@ -1,6 +1,8 @@
 """Benchmark eventqa against hand-written single scans, with the targets of issue #10.
 
-    python bench/run.py [--sizes 1M,20M] [--case all|one|many|demo] [--repeat 3]   (or `make bench`)
+    python bench/run.py [--sizes 1M,20M] [--case all|one|many|demo] [--repeat 3] [--warmup 1]
+
+(`make bench` runs it with the defaults.)
 
 Cases, each timed as whole processes (median of --repeat runs after one warm-up), with the peak
 RSS of the process tree (the largest process, from the kernel's accounting of each finished run):
@@ -90,10 +92,13 @@ def run_once(command: list[str], cwd: Path, timeout: float) -> tuple[float, floa
     return elapsed, usage.ru_maxrss / 1024, process.returncode, text
 
 
+WARMUP = 1  # runs before the counted ones (their exit codes checked too); set by --warmup
+
+
 def measure(command: list[str], cwd: Path, repeat: int, timeout: float, ok: set[int]) -> Timing:
-    """One warm-up run (its exit code checked), then `repeat` counted runs."""
+    """`WARMUP` runs that warm the file cache, then `repeat` counted runs."""
     timing = Timing()
-    for attempt in range(repeat + 1):
+    for attempt in range(WARMUP + repeat):
         seconds, peak, code, stderr = run_once(command, cwd, timeout)
         if seconds >= timeout:
             timing.timed_out = True
@@ -101,7 +106,7 @@ def measure(command: list[str], cwd: Path, repeat: int, timeout: float, ok: set[
             return timing
         if code not in ok:
             raise SystemExit(f"{' '.join(command)} exited {code}:\n{stderr[-3000:]}")
-        if attempt > 0:
+        if attempt >= WARMUP:
             timing.seconds.append(seconds)
             timing.peak_mib.append(peak)
             timing.codes.append(code)
@@ -310,10 +315,13 @@ def main() -> None:
     parser.add_argument("--sizes", default="1M,20M", help="rows per warehouse, e.g. 100k,1M,20M")
     parser.add_argument("--case", choices=("all", "one", "many", "demo"), default="all")
     parser.add_argument("--repeat", type=int, default=3, help="counted runs per command")
+    parser.add_argument("--warmup", type=int, default=1, help="uncounted runs first")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds per run")
     parser.add_argument("--seed", type=int, default=SEED, help="of the many-events project")
     parser.add_argument("--cache", type=Path, default=REPO / ".eventqa" / "bench-cache")
     args = parser.parse_args()
+    global WARMUP
+    WARMUP = args.warmup
     sizes = [parse_size(s) for s in args.sizes.split(",")]
     started = time.perf_counter()
     rows: list[Row] = []
