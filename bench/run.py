@@ -95,13 +95,11 @@ def run_once(command: list[str], cwd: Path, timeout: float) -> tuple[float, floa
     return elapsed, usage.ru_maxrss / 1024, process.returncode, text
 
 
-WARMUP = 1  # runs before the counted ones (their exit codes checked too); set by --warmup
-
-
-def measure(command: list[str], cwd: Path, repeat: int, timeout: float, ok: set[int]) -> Timing:
-    """`WARMUP` runs that warm the file cache, then `repeat` counted runs."""
+def measure(command: list[str], cwd: Path, args: argparse.Namespace, ok: set[int]) -> Timing:
+    """`--warmup` runs that warm the file cache (exit codes checked too), then `--repeat` counted."""
     timing = Timing()
-    for attempt in range(WARMUP + repeat):
+    timeout = args.timeout
+    for attempt in range(args.warmup + args.repeat):
         seconds, peak, code, stderr = run_once(command, cwd, timeout)
         if seconds >= timeout:
             timing.timed_out = True
@@ -109,7 +107,7 @@ def measure(command: list[str], cwd: Path, repeat: int, timeout: float, ok: set[
             return timing
         if code not in ok:
             raise SystemExit(f"{' '.join(command)} exited {code}:\n{stderr[-3000:]}")
-        if attempt >= WARMUP:
+        if attempt >= args.warmup:
             timing.seconds.append(seconds)
             timing.peak_mib.append(peak)
             timing.codes.append(code)
@@ -207,10 +205,10 @@ def bench_one(rows: int, cache: Path, work: Path, args: argparse.Namespace) -> R
     output = project / "run.json"
     command = eventqa_run("--event", one_event.EVENT, output=output)
     print(f"  eventqa run --event {one_event.EVENT} ...", flush=True)
-    timing = measure(command, project, args.repeat, args.timeout, {0, 1})
+    timing = measure(command, project, args, {0, 1})
     print("  hand-written scan ...", flush=True)
     scan = [PYTHON, str(BENCH / "scan.py"), str(warehouse), SINCE.isoformat(), UNTIL.isoformat()]
-    baseline = measure([*scan, str(sql)], project, args.repeat, args.timeout, {0})
+    baseline = measure([*scan, str(sql)], project, args, {0})
     return Row("one event", rows, timing, baseline, query_count(output))
 
 
@@ -234,11 +232,10 @@ def bench_many(rows: int, cache: Path, work: Path, args: argparse.Namespace) -> 
         queries[-1].write_text(many_scan.scan_sql(events, table))
     output = project / "run.json"
     print("  eventqa run --all ...", flush=True)
-    timing = measure(eventqa_run("--all", output=output), project, args.repeat, args.timeout,
-                     {0, 1})  # fmt: skip
+    timing = measure(eventqa_run("--all", output=output), project, args, {0, 1})  # fmt: skip
     print("  hand-written scans ...", flush=True)
     scan = [PYTHON, str(BENCH / "scan.py"), str(warehouse), SINCE.isoformat(), UNTIL.isoformat()]
-    baseline = measure([*scan, *map(str, queries)], project, args.repeat, args.timeout, {0})
+    baseline = measure([*scan, *map(str, queries)], project, args, {0})
     return Row("many events", rows, timing, baseline, query_count(output))
 
 
@@ -253,9 +250,9 @@ def bench_demo(work: Path, args: argparse.Namespace) -> list[Row]:
     run = [EVENTQA, "run", "--event", one_event.EVENT, "--format", "json", "--output",
            str(output), "--no-alert"]  # fmt: skip
     print(f"  eventqa run --event {one_event.EVENT} (demo) ...", flush=True)
-    timing = measure(run, project, args.repeat, args.timeout, {0, 1})
+    timing = measure(run, project, args, {0, 1})
     print("  eventqa generate (demo) ...", flush=True)
-    generate = measure([EVENTQA, "generate"], project, args.repeat, args.timeout, {0})
+    generate = measure([EVENTQA, "generate"], project, args, {0})
     return [
         Row("demo: run --event", None, timing, queries=query_count(output)),
         Row("demo: generate", None, generate),
@@ -331,8 +328,6 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=SEED, help="of the many-events project")
     parser.add_argument("--cache", type=Path, default=REPO / ".eventqa" / "bench-cache")
     args = parser.parse_args()
-    global WARMUP
-    WARMUP = args.warmup
     sizes = [parse_size(s) for s in args.sizes.split(",")]
     started = time.perf_counter()
     rows: list[Row] = []
