@@ -1,207 +1,350 @@
-"""Benchmark: `eventqa run --event user_followed_user` against a single hand-written scan and GX on pandas.
+"""Benchmark eventqa against hand-written single scans, with the targets of issue #10.
 
-    python bench/run.py [--sizes 1000000 20000000]      (or `make bench`)
+    python bench/run.py [--sizes 1M,20M] [--case all|one|many|demo] [--repeat 3] [--warmup 1]
 
-For each size it builds a DuckDB warehouse (a quarter of the rows are user_followed_user), then
-times, each in its own process so that peak memory is that process's alone:
+(`make bench` runs it with the defaults.)
 
-- eventqa: the real CLI, `eventqa run --event user_followed_user` over the whole data span;
-- single scan: one hand-written SQL query computing the same metrics in one pass over the rows;
-- GX on pandas: the event's rows pulled into a DataFrame and validated by GX's pandas engine.
+Cases, each timed as whole processes (median of --repeat runs after one warm-up), with the peak
+RSS of the process tree (the largest process, from the kernel's accounting of each finished run):
 
-It prints each time and peak RSS, and ratios against the single scan measured in the same run,
-plus eventqa's peak memory growth from the smallest to the largest size.
+- one:  `eventqa run --event user_followed_user` on a warehouse where a quarter of N rows are that
+        event, against one hand-written query computing the same metrics in one scan.
+- many: `eventqa run --all` on a generated project of 200 event contracts over two tables of N rows
+        in all (`many_events.py`), against one hand-written query per table scanning its window
+        once (`many_scan.py`).
+- demo: `eventqa run --event user_followed_user` and `eventqa generate` on `eventqa demo`'s warehouse.
+
+Warehouses are cached under --cache, keyed by case, size, seed and the builders' source, so a second
+run skips the build. When eventqa's JSON output reports how many SQL statements it sent (a key named
+`queries`, `query_count` or `statements`, at the top or under `stats`), that count is printed too.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
+import math
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import many_events
+import many_scan
+import one_event
+
 REPO = Path(__file__).resolve().parents[1]
+BENCH = Path(__file__).resolve().parent
 PYTHON = sys.executable
+EVENTQA = str(Path(PYTHON).with_name("eventqa"))
 UNTIL = datetime(2026, 3, 1, tzinfo=UTC)
 SPAN = timedelta(days=7)
+SINCE = UNTIL - SPAN - timedelta(days=1)
+SEED = 20260301
+QUERY_KEYS = ("queries", "query_count", "statements")
 
 
 @dataclass
-class Measure:
-    seconds: float
-    peak_mib: float
+class Timing:
+    """Several runs of one command: wall seconds and peak RSS (MiB) of each, and exit codes."""
+
+    seconds: list[float] = field(default_factory=list)
+    peak_mib: list[float] = field(default_factory=list)
+    codes: list[int] = field(default_factory=list)
+    timed_out: bool = False
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.seconds) if self.seconds else float("nan")
+
+    @property
+    def peak(self) -> float:
+        return max(self.peak_mib) if self.peak_mib else float("nan")
+
+    def spread(self) -> str:
+        if self.timed_out:
+            return "timed out"
+        return f"{min(self.seconds):.2f}-{max(self.seconds):.2f}" if self.seconds else ""
 
 
-def measure(command: list[str], cwd: Path, failing_ok: bool = False) -> Measure:
-    """Run a command; return its wall time and its own peak RSS (not the parent's)."""
-    started = time.perf_counter()
-    process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(process.pid, 0)
-    elapsed = time.perf_counter() - started
-    code = os.waitstatus_to_exitcode(status)
-    stderr = process.stderr.read().decode() if process.stderr else ""
-    if code != 0 and not (failing_ok and code == 1):  # eventqa: 1 = the planted defects found
-        raise SystemExit(f"{' '.join(command)} exited {code}:\n{stderr}")
-    return Measure(elapsed, usage.ru_maxrss / 1024)
+def run_once(command: list[str], cwd: Path, timeout: float) -> tuple[float, float, int, str]:
+    """Wall time, peak RSS of the process and its waited-for children (MiB), exit code, stderr."""
+    with tempfile.TemporaryFile() as stderr:
+        started = time.perf_counter()
+        process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=stderr)
+        timer = threading.Timer(timeout, process.kill)
+        timer.start()
+        try:
+            _, status, usage = os.wait4(process.pid, 0)
+        finally:
+            timer.cancel()
+        elapsed = time.perf_counter() - started
+        process.returncode = os.waitstatus_to_exitcode(status)
+        stderr.seek(0)
+        text = stderr.read().decode(errors="replace")
+    return elapsed, usage.ru_maxrss / 1024, process.returncode, text
 
 
-def build_warehouse(path: Path, rows: int) -> None:
-    """`rows` backend events over 7 days; every 4th a user_followed_user, a few of them broken."""
+def measure(command: list[str], cwd: Path, args: argparse.Namespace, ok: set[int]) -> Timing:
+    """`--warmup` runs that warm the file cache (exit codes checked too), then `--repeat` counted."""
+    timing = Timing()
+    timeout = args.timeout
+    for attempt in range(args.warmup + args.repeat):
+        seconds, peak, code, stderr = run_once(command, cwd, timeout)
+        if seconds >= timeout:
+            timing.timed_out = True
+            print(f"    timed out after {timeout:.0f} s: {' '.join(command[:4])} ...", flush=True)
+            return timing
+        if code not in ok:
+            raise SystemExit(f"{' '.join(command)} exited {code}:\n{stderr[-3000:]}")
+        if attempt >= args.warmup:
+            timing.seconds.append(seconds)
+            timing.peak_mib.append(peak)
+            timing.codes.append(code)
+    return timing
+
+
+def query_count(output: Path) -> int | None:
+    """The number of SQL statements eventqa reports in its JSON output, when it reports one."""
+    try:
+        document = json.loads(output.read_text())
+    except (OSError, ValueError):
+        return None
+    for scope in (document, document.get("stats") or {}):
+        for key in QUERY_KEYS:
+            if isinstance(scope.get(key), int):
+                return int(scope[key])
+    return None
+
+
+def parse_size(text: str) -> int:
+    """`1M`, `20M`, `100k` or a plain number of rows."""
+    text = text.strip().lower().replace("_", "")
+    factor = {"k": 1_000, "m": 1_000_000}.get(text[-1:], 1)
+    return int(float(text.rstrip("km")) * factor)
+
+
+def label(rows: int) -> str:
+    if rows % 1_000_000 == 0:
+        return f"{rows // 1_000_000}M"
+    return f"{rows // 1_000}k" if rows % 1_000 == 0 else str(rows)
+
+
+def source_digest() -> str:
+    """What a cached warehouse depends on: the builders' code and DuckDB's version (its hash)."""
     import duckdb
 
-    start = UNTIL - SPAN
-    seconds = int(SPAN.total_seconds())
-    with duckdb.connect(str(path)) as connection:
-        connection.execute("SET TimeZone = 'UTC'")
-        connection.execute(
-            f"""
-            CREATE TABLE backend__events AS
-            SELECT 'evt_' || i AS event_id,
-                   CASE WHEN i % 4 = 0 THEN 'user_followed_user'
-                        ELSE 'seller_started_livestream' END AS event_name,
-                   TIMESTAMPTZ '{start.isoformat()}' + to_seconds((i * {seconds}) // {rows})
-                     AS event_timestamp,
-                   CASE
-                     WHEN i % 4 <> 0 THEN json_object('livestream_id', i, 'seller_id', i % 977)
-                     WHEN i % 4000 = 0 THEN json_object('follower_id', i, 'followee_id', i)
-                     WHEN i % 10000 = 4 THEN json_object('follower_id', i, 'followee_id', CAST(i AS VARCHAR))
-                     ELSE json_object('follower_id', i, 'followee_id', (i * 7919) % 100000007)
-                   END::JSON AS payload
-            FROM range({rows}) AS t(i)
-            """
-        )
-        connection.execute(
-            "CREATE TABLE frontend__events AS SELECT * FROM backend__events WHERE false"
-        )
+    digest = hashlib.sha256(duckdb.__version__.encode())
+    for name in ("one_event.py", "many_events.py"):
+        digest.update((BENCH / name).read_bytes())
+    return digest.hexdigest()[:12]
 
 
-SINGLE_SCAN = """
-import duckdb, sys
-connection = duckdb.connect(sys.argv[1], read_only=True)
-connection.execute("SET TimeZone = 'UTC'")
-connection.execute("SET enable_progress_bar = false")
-connection.execute('''
-SELECT
-  count(*) AS events,
-  count(*) - count(event_id) AS missing_ids,
-  count(*) - count(DISTINCT event_id) AS duplicate_ids,
-  count(*) - count(event_timestamp) AS missing_timestamps,
-  count(*) FILTER (WHERE event_timestamp > CAST($until AS TIMESTAMPTZ) + INTERVAL 5 MINUTE) AS future,
-  max(event_timestamp) AS newest,
-  count(*) FILTER (WHERE json_type(payload) <> 'OBJECT') AS not_objects,
-  count(*) FILTER (WHERE list_has_any(json_keys(payload), ['follower_id', 'followee_id']) = false
-                     OR len(list_filter(json_keys(payload), lambda k: k NOT IN ('follower_id', 'followee_id'))) > 0)
-    AS undeclared_keys,
-  count(*) FILTER (WHERE json_type(payload, '$.follower_id') NOT IN ('BIGINT', 'UBIGINT', 'NULL'))
-    AS bad_follower,
-  count(*) FILTER (WHERE json_type(payload, '$.followee_id') NOT IN ('BIGINT', 'UBIGINT', 'NULL'))
-    AS bad_followee,
-  count(*) FILTER (WHERE payload->>'follower_id' = payload->>'followee_id') AS self_follows,
-  count(*) FILTER (WHERE payload->>'follower_id' IS NULL) AS null_followers,
-  count(*) FILTER (WHERE payload->>'followee_id' IS NULL) AS null_followees,
-  count(*) - count(DISTINCT (payload->>'follower_id', payload->>'followee_id')) AS duplicate_pairs
-FROM backend__events
-WHERE event_name = 'user_followed_user' AND event_timestamp >= $since AND event_timestamp < $until
-''', {"since": sys.argv[2], "until": sys.argv[3]}).fetchall()
-"""
-
-GX_PANDAS = """
-import sys, duckdb, json
-import great_expectations as gx
-from great_expectations.core import ExpectationSuite
-from great_expectations.data_context.types.base import ProgressBarsConfig
-connection = duckdb.connect(sys.argv[1], read_only=True)
-frame = connection.execute('''
-  SELECT event_id, event_timestamp, CAST(payload AS VARCHAR) AS payload FROM backend__events
-  WHERE event_name = 'user_followed_user' AND event_timestamp >= $since AND event_timestamp < $until
-''', {"since": sys.argv[2], "until": sys.argv[3]}).df()
-payloads = frame.pop("payload").map(json.loads)
-frame["follower_id"] = payloads.map(lambda p: p.get("follower_id"))
-frame["followee_id"] = payloads.map(lambda p: p.get("followee_id"))
-frame["follower_ok"] = frame["follower_id"].map(lambda v: v is None or type(v) is int)
-frame["followee_ok"] = frame["followee_id"].map(lambda v: v is None or type(v) is int)
-frame["keys"] = payloads.map(lambda p: ",".join(sorted(p)))
-context = gx.get_context(mode="ephemeral")
-context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
-batch = context.data_sources.add_pandas("p").add_dataframe_asset("a").add_batch_definition_whole_dataframe("b").get_batch(batch_parameters={"dataframe": frame})
-import great_expectations.expectations as gxe
-checks = [
-    gxe.ExpectColumnValuesToNotBeNull(column="event_id"),
-    gxe.ExpectColumnValuesToBeUnique(column="event_id"),
-    gxe.ExpectColumnValuesToNotBeNull(column="event_timestamp"),
-    gxe.ExpectColumnValuesToBeInSet(column="keys", value_set=["followee_id,follower_id"]),
-    gxe.ExpectColumnValuesToBeInSet(column="follower_ok", value_set=[True]),
-    gxe.ExpectColumnValuesToBeInSet(column="followee_ok", value_set=[True]),
-    gxe.ExpectColumnPairValuesToBeEqual(column_A="follower_id", column_B="followee_id", mostly=0.0),
-    gxe.ExpectColumnProportionOfNonNullValuesToBeBetween(column="follower_id", min_value=1.0),
-    gxe.ExpectColumnProportionOfNonNullValuesToBeBetween(column="followee_id", min_value=1.0),
-    gxe.ExpectCompoundColumnsToBeUnique(column_list=["follower_id", "followee_id"]),
-    gxe.ExpectTableRowCountToBeBetween(min_value=1),
-    gxe.ExpectColumnMaxToBeBetween(column="event_timestamp"),
-]
-batch.validate(ExpectationSuite(name="s", expectations=checks), result_format={"result_format": "SUMMARY", "partial_unexpected_count": 20})
-"""
+def cached(cache: Path, key: str, build: object) -> Path:
+    """The warehouse for `key`, built by `build(path)` unless the cache already holds it."""
+    path = cache / f"{key}.duckdb"
+    if path.exists():
+        print(f"  cached warehouse {path.name}", flush=True)
+        return path
+    cache.mkdir(parents=True, exist_ok=True)
+    partial = cache / f"{key}.partial.duckdb"
+    partial.unlink(missing_ok=True)
+    started = time.perf_counter()
+    build(partial)  # type: ignore[operator]
+    partial.rename(path)
+    print(f"  built {path.name} in {time.perf_counter() - started:.0f} s", flush=True)
+    return path
 
 
-def project_for(directory: Path, warehouse: Path) -> Path:
-    """The example project pointed at a benchmark warehouse."""
+def eventqa_run(*selection: str, output: Path) -> list[str]:
+    window = ["--since", SINCE.isoformat(), "--until", UNTIL.isoformat()]
+    return [EVENTQA, "run", *selection, *window, "--format", "json", "--output", str(output),
+            "--no-alert"]  # fmt: skip
+
+
+@dataclass
+class Row:
+    """One line of the results table."""
+
+    case: str
+    rows: int | None
+    eventqa: Timing
+    baseline: Timing | None = None
+    queries: int | None = None
+
+    @property
+    def ratio(self) -> float | None:
+        if self.baseline is None or self.eventqa.timed_out or self.baseline.timed_out:
+            return None
+        return self.eventqa.median / self.baseline.median
+
+
+def bench_one(rows: int, cache: Path, work: Path, args: argparse.Namespace) -> Row:
+    """`eventqa run --event user_followed_user` against the single scan, on `rows` rows."""
+    key = f"one-{rows}-{source_digest()}"
+    warehouse = cached(cache, key, lambda p: one_event.build_warehouse(p, rows, UNTIL - SPAN, SPAN))
+    project = work / f"one-{rows}"
     for name in ("contracts", "expectations"):
-        shutil.copytree(REPO / name, directory / name)
+        shutil.copytree(REPO / name, project / name)
     checks = (REPO / "checks.yaml").read_text()
-    checks = checks.replace("path: .eventqa/warehouse.duckdb", f"path: {warehouse}")
-    (directory / "checks.yaml").write_text(checks)
-    return directory
+    (project / "checks.yaml").write_text(
+        checks.replace("path: .eventqa/warehouse.duckdb", f"path: {json.dumps(str(warehouse))}")
+    )
+    sql = project / "scan.sql"
+    sql.write_text(one_event.SCAN_SQL)
+    output = project / "run.json"
+    command = eventqa_run("--event", one_event.EVENT, output=output)
+    print(f"  eventqa run --event {one_event.EVENT} ...", flush=True)
+    timing = measure(command, project, args, {0, 1})
+    print("  hand-written scan ...", flush=True)
+    scan = [PYTHON, str(BENCH / "scan.py"), str(warehouse), SINCE.isoformat(), UNTIL.isoformat()]
+    baseline = measure([*scan, str(sql)], project, args, {0})
+    return Row("one event", rows, timing, baseline, query_count(output))
+
+
+def bench_many(rows: int, cache: Path, work: Path, args: argparse.Namespace) -> Row:
+    """`eventqa run --all` over the 200-event project against one hand-written scan per table."""
+    events = many_events.make_events(args.seed)
+    key = f"many-{rows}-{args.seed}-{source_digest()}"
+    warehouse = cached(
+        cache, key, lambda p: many_events.build_warehouse(p, events, rows, UNTIL - SPAN, SPAN)
+    )
+    project = work / f"many-{rows}"
+    many_events.write_project(project, events, warehouse)
+    started = time.perf_counter()
+    done = subprocess.run([EVENTQA, "generate"], cwd=project, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"eventqa generate failed in {project}:\n{done.stdout}{done.stderr}")
+    print(f"  eventqa generate: {time.perf_counter() - started:.1f} s", flush=True)
+    queries = []
+    for table in ("backend__events", "frontend__events"):
+        queries.append(project / f"scan_{table}.sql")
+        queries[-1].write_text(many_scan.scan_sql(events, table))
+    output = project / "run.json"
+    print("  eventqa run --all ...", flush=True)
+    timing = measure(eventqa_run("--all", output=output), project, args, {0, 1})  # fmt: skip
+    print("  hand-written scans ...", flush=True)
+    scan = [PYTHON, str(BENCH / "scan.py"), str(warehouse), SINCE.isoformat(), UNTIL.isoformat()]
+    baseline = measure([*scan, *map(str, queries)], project, args, {0})
+    return Row("many events", rows, timing, baseline, query_count(output))
+
+
+def bench_demo(work: Path, args: argparse.Namespace) -> list[Row]:
+    """`eventqa run --event user_followed_user` and `eventqa generate` on the demo warehouse."""
+    project = work / "demo"
+    for name in ("contracts", "expectations"):
+        shutil.copytree(REPO / name, project / name)
+    shutil.copy(REPO / "checks.yaml", project / "checks.yaml")
+    subprocess.run([EVENTQA, "demo"], cwd=project, check=True, capture_output=True)
+    output = project / "run.json"
+    run = [EVENTQA, "run", "--event", one_event.EVENT, "--format", "json", "--output",
+           str(output), "--no-alert"]  # fmt: skip
+    print(f"  eventqa run --event {one_event.EVENT} (demo) ...", flush=True)
+    timing = measure(run, project, args, {0, 1})
+    print("  eventqa generate (demo) ...", flush=True)
+    generate = measure([EVENTQA, "generate"], project, args, {0})
+    return [
+        Row("demo: run --event", None, timing, queries=query_count(output)),
+        Row("demo: generate", None, generate),
+    ]
+
+
+def verdicts(rows: list[Row]) -> list[tuple[str, str, str, bool | None]]:
+    """Issue #10's targets: (target, measured, limit, passed); None when not measured."""
+    found: list[tuple[str, str, str, bool | None]] = []
+
+    def of(case: str) -> dict[int, Row]:
+        return {r.rows: r for r in rows if r.case == case and r.rows is not None}
+
+    for case, limits in (("one event", {1_000_000: 2.0, 20_000_000: 1.3}),
+                         ("many events", {20_000_000: 2.0})):  # fmt: skip
+        measured = of(case)
+        for size, limit in limits.items():
+            row = measured.get(size)
+            ratio = row.ratio if row else None
+            text = "not run" if row is None else ("timed out" if ratio is None else f"{ratio:.2f}x")
+            passed = None if row is None else (ratio is not None and ratio <= limit)
+            found.append((f"{case}: eventqa / scan at {label(size)}", text, f"<= {limit}x", passed))
+        if 1_000_000 in measured and 20_000_000 in measured:
+            small, large = measured[1_000_000].eventqa.peak, measured[20_000_000].eventqa.peak
+            growth = large / small - 1
+            known = not math.isnan(growth)
+            found.append((f"{case}: peak RSS growth 1M -> 20M",
+                          f"{growth:+.1%}" if known else "timed out", "<= +10%",
+                          growth <= 0.10 if known else False))  # fmt: skip
+        else:
+            found.append((f"{case}: peak RSS growth 1M -> 20M", "not run", "<= +10%", None))
+    for case, limit in (("demo: run --event", 1.5), ("demo: generate", 2.0)):
+        row = next((r for r in rows if r.case == case), None)
+        seconds = row.eventqa.median if row else None
+        text = "not run" if seconds is None else f"{seconds:.2f} s"
+        passed = None if seconds is None else seconds <= limit
+        found.append((f"{case} (whole process)", text, f"<= {limit} s", passed))
+    return found
+
+
+def _figure(value: float | None, digits: int, width: int) -> str:
+    known = value is not None and not math.isnan(value)
+    return f"{value:{width}.{digits}f}" if known else f"{'-':>{width}}"
+
+
+def report(rows: list[Row]) -> None:
+    """The figures, then the targets with PASS/MISS."""
+    print("\ncase                 rows   eventqa s (min-max)     scan s    ratio  eventqa MiB"
+          "  scan MiB  queries")  # fmt: skip
+    for row in rows:
+        base = row.baseline
+        print(
+            f"{row.case:<18} {label(row.rows) if row.rows else '':>6}  "
+            f"{_figure(row.eventqa.median, 2, 7)} ({row.eventqa.spread():>11})  "
+            f"{_figure(base.median if base else None, 2, 8)}  "
+            f"{_figure(row.ratio, 2, 6)}{'x' if row.ratio is not None else ' '}  "
+            f"{_figure(row.eventqa.peak, 0, 11)}  {_figure(base.peak if base else None, 0, 8)}  "
+            f"{row.queries if row.queries is not None else 'n/a':>7}"
+        )
+    print("\ntarget                                          measured     limit      verdict")
+    for target, measured, limit, passed in verdicts(rows):
+        verdict = "-" if passed is None else ("PASS" if passed else "MISS")
+        print(f"{target:<47} {measured:>10}   {limit:<9}  {verdict}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 20_000_000])
+    parser.add_argument("--sizes", default="1M,20M", help="rows per warehouse, e.g. 100k,1M,20M")
+    parser.add_argument("--case", choices=("all", "one", "many", "demo"), default="all")
+    parser.add_argument("--repeat", type=int, default=3, help="counted runs per command")
+    parser.add_argument("--warmup", type=int, default=1, help="uncounted runs first")
+    parser.add_argument("--timeout", type=float, default=1800, help="seconds per run")
+    parser.add_argument("--seed", type=int, default=SEED, help="of the many-events project")
+    parser.add_argument("--cache", type=Path, default=REPO / ".eventqa" / "bench-cache")
     args = parser.parse_args()
-    eventqa = Path(PYTHON).with_name("eventqa")
-    since, until = (UNTIL - SPAN - timedelta(days=1)).isoformat(), UNTIL.isoformat()
-    results: dict[int, dict[str, Measure]] = {}
+    sizes = [parse_size(s) for s in args.sizes.split(",")]
+    started = time.perf_counter()
+    rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="eventqa-bench-") as tmp:
-        for size in args.sizes:
-            workdir = Path(tmp) / str(size)
-            workdir.mkdir()
-            warehouse = workdir / "warehouse.duckdb"
-            print(f"building {size:,} rows ...", flush=True)
-            build_warehouse(warehouse, size)
-            project = project_for(workdir / "project", warehouse)
-            runs = {
-                "eventqa": [str(eventqa), "run", "--event", "user_followed_user",
-                            "--since", since, "--until", until, "--format", "json"],
-                "single scan": [PYTHON, "-c", SINGLE_SCAN, str(warehouse), since, until],
-                "GX on pandas": [PYTHON, "-c", GX_PANDAS, str(warehouse), since, until],
-            }  # fmt: skip
-            results[size] = {}
-            for name, command in runs.items():
-                results[size][name] = measure(command, project, failing_ok=name == "eventqa")
-                m = results[size][name]
-                print(f"  {name:<13} {m.seconds:8.2f} s  {m.peak_mib:8.0f} MiB peak", flush=True)
-
-    print("\nsize         eventqa/scan  pandas/scan  eventqa MiB  scan MiB  pandas MiB")
-    for size, m in results.items():
-        scan = m["single scan"]
-        print(
-            f"{size:>11,}  {m['eventqa'].seconds / scan.seconds:11.2f}x  "
-            f"{m['GX on pandas'].seconds / scan.seconds:10.2f}x  {m['eventqa'].peak_mib:11.0f}  "
-            f"{scan.peak_mib:8.0f}  {m['GX on pandas'].peak_mib:10.0f}"
-        )
-    smallest, largest = min(results), max(results)
-    growth = results[largest]["eventqa"].peak_mib / results[smallest]["eventqa"].peak_mib - 1
-    print(
-        f"\neventqa peak memory growth {smallest:,} -> {largest:,} rows: {growth:+.1%} "
-        "(target: at most +10%)"
-    )
-    ratio = results[largest]["eventqa"].seconds / results[largest]["single scan"].seconds
-    print(f"eventqa / single scan at {largest:,} rows: {ratio:.2f}x (target: at most 1.5x)")
+        work = Path(tmp)
+        for size in sizes:
+            if args.case in ("all", "one"):
+                print(f"one event, {label(size)} rows", flush=True)
+                rows.append(bench_one(size, args.cache, work, args))
+            if args.case in ("all", "many"):
+                print(f"many events, {label(size)} rows", flush=True)
+                rows.append(bench_many(size, args.cache, work, args))
+        if args.case in ("all", "demo"):
+            print("demo warehouse", flush=True)
+            rows += bench_demo(work, args)
+    report(rows)
+    print(f"\nbench took {time.perf_counter() - started:.0f} s")
 
 
 if __name__ == "__main__":
