@@ -50,6 +50,20 @@ def _count(condition: str) -> str:
     return f"COUNT(CASE WHEN {condition} THEN 1 END)"
 
 
+def _duplicates(columns: list[str]) -> str:
+    """Rows whose (non-null) values occur more than once in the relation.
+
+    A grouped subquery rather than a window over the relation: it reads only these columns, and
+    its state is one entry per distinct value, not a copy of every row.
+    """
+    listed = ", ".join(columns)
+    present = " AND ".join(f"{c} IS NOT NULL" for c in columns)
+    return (
+        f"(SELECT COALESCE(SUM(n), 0) FROM (SELECT COUNT(*) AS n FROM {{relation}} "
+        f"WHERE {present} GROUP BY {listed} HAVING COUNT(*) > 1) AS duplicated)"
+    )
+
+
 def _mostly(considered: int, unexpected: int, mostly: float) -> bool:
     return (considered - unexpected) / considered >= mostly
 
@@ -239,7 +253,9 @@ class Compiler:
         name = f"_dup{position}"
         window = f"COUNT({column}) OVER (PARTITION BY {column}) AS {name}"
         # GX counts duplicates with a subquery: 0, not NULL, over an empty window.
-        return self._map(position, expectation, grain, f"{name} > 1", windows=[window], empty=0)
+        compiled = self._map(position, expectation, grain, f"{name} > 1", windows=[window], empty=0)
+        compiled.aggregates[2] = _duplicates([column])
+        return compiled
 
     def _expect_compound_columns_to_be_unique(
         self, position: int, expectation: dict[str, Any], grain: str, kwargs: dict[str, Any]
@@ -255,7 +271,7 @@ class Compiler:
         # GX joins each row to its group's count on equality, so rows with any NULL never match.
         failing = " AND ".join(f"{c} IS NOT NULL" for c in columns) + f" AND {name} > 1"
         mostly = float(kwargs.get("mostly", 1.0))
-        aggregates = ["COUNT(*)", _count(all_missing), _count(failing)]
+        aggregates = ["COUNT(*)", _count(all_missing), _duplicates(columns)]
 
         def judge(values: list[Any]) -> Outcome:
             total, missing, bad = (int(v or 0) for v in values)

@@ -181,16 +181,16 @@ def plan_event(job: EventJob, index: int, warehouse: Warehouse, window: Window) 
     )
 
 
-def relation_select(plan: EventPlan, relation: RelationPlan) -> str:
-    """The SELECT of a relation, with the window columns its checks need."""
+def relation_select(plan: EventPlan, relation: RelationPlan, windows: bool = True) -> str:
+    """The SELECT of a relation, with the window columns its failing rows need (`windows`)."""
     if relation.relation.query is not None:  # keys carried as a list by the row relation
         column = quote_identifier(relation.relation.grain)
         body = plan.projection.sql.unnest_keys(plan.rows.cte, column, column)
     else:
         body = plan.projection.select(relation.relation, plan.source)
-    windows = [w for check in relation.checks for w in check.windows]
-    if windows:
-        body = f"SELECT x.*, {', '.join(windows)} FROM ({body}) AS x"
+    extra = [w for check in relation.checks for w in check.windows] if windows else []
+    if extra:
+        body = f"SELECT x.*, {', '.join(extra)} FROM ({body}) AS x"
     return body
 
 
@@ -202,11 +202,13 @@ def window_rows(table: str, window: Window, sql: DialectSQL) -> str:
     )
 
 
-def _ctes(plans: list[EventPlan], table: str, window: Window, warehouse: Warehouse) -> list[str]:
+def _ctes(
+    plans: list[EventPlan], table: str, window: Window, warehouse: Warehouse, windows: bool
+) -> list[str]:
     sql = warehouse.sql
     ctes = [sql.cte("w", window_rows(table, window, sql))]
     for plan in plans:
-        ctes += [sql.cte(r.cte, relation_select(plan, r)) for r in plan.relations]
+        ctes += [sql.cte(r.cte, relation_select(plan, r, windows)) for r in plan.relations]
     return ctes
 
 
@@ -251,8 +253,9 @@ def table_statement(
         branches.append(
             f"SELECT -1 AS event_index, -1 AS relation_index, {values} AS result FROM w"
         )
-    return f"WITH {', '.join(_ctes(plans, table, window, warehouse))}\n" + "\nUNION ALL\n".join(
-        branches
+    return (
+        f"WITH {', '.join(_ctes(plans, table, window, warehouse, False))}\n"
+        + "\nUNION ALL\n".join(branches)
     )
 
 
@@ -470,7 +473,7 @@ def sample_statement(
         wanted.append((index, position))
     if not branches:
         return None, [], timestamps
-    ctes = _ctes(plans, table, window, warehouse)
+    ctes = _ctes(plans, table, window, warehouse, True)
     return f"WITH {', '.join(ctes)}\n" + "\nUNION ALL\n".join(branches), wanted, timestamps
 
 
