@@ -318,7 +318,24 @@ def run_tables(
     declared: tuple[list[str], str] | None,
     window: Window,
 ) -> TableRun:
-    """Check every job of one table (and, with `declared`, its event names) in one scan."""
+    """Check every job of one table (and, with `declared`, its event names) in one scan.
+
+    A dialect may cap the events per statement (`events_per_statement`): DuckDB plans every
+    branch of a statement at once, so its memory grows with the events in it.
+    """
+    limit = warehouse.sql.events_per_statement
+    if limit and len(jobs) > limit:
+        batches = [jobs[i : i + limit] for i in range(0, len(jobs), limit)]
+        runs = [
+            run_tables(warehouse, connection, table, batch, declared if not i else None, window)
+            for i, batch in enumerate(batches)
+        ]
+        return TableRun(
+            [event for run in runs for event in run.events],
+            runs[0].table,
+            sum(run.statements for run in runs),
+            {name: job for run in runs for name, job in run.pending.items()},
+        )
     started = time.monotonic()
     plans = [plan_event(job, index, warehouse, window) for index, job in enumerate(jobs)]
     names = declared[0] if declared is not None else None

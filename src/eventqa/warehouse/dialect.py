@@ -16,6 +16,8 @@ class DialectSQL:
 
     # Read row-grain object keys in the row table's scan (worth it where reading JSON parses it).
     keys_in_row_table = False
+    # Events checked by one statement (None: every selected event of the table at once).
+    events_per_statement: int | None = None
 
     def json_text(self, doc: str, path: list[str]) -> str:
         """The JSON text of the value at `path` in `doc` (NULL when absent)."""

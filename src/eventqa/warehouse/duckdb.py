@@ -133,6 +133,8 @@ class DuckDBSQL(DialectSQL):
     """DuckDB: payload stored as JSON (or VARCHAR), JSON paths, json_each and json_keys."""
 
     keys_in_row_table = True
+    # DuckDB plans all branches of a statement at once: memory grows with the events in it.
+    events_per_statement = 8
 
     @override
     def timestamp_literal(self, value: datetime) -> str:
