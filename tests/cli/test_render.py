@@ -103,10 +103,10 @@ def test_every_printer_shows_hostile_text_literally():
     from types import SimpleNamespace
 
     from eventqa.cli.render import print_history, print_jobs, print_lint, print_run, print_status
-    from eventqa.service import SchedulerLiveness
     from eventqa.errors import Location
     from eventqa.lint.model import Finding
     from eventqa.results.store import HistoryRow
+    from eventqa.service import SchedulerLiveness
 
     hostile_run = RUN.model_copy(
         update={
