@@ -16,7 +16,6 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from eventqa.execution.projection import referenced_columns
 from eventqa.suites.columns import quote_identifier
 from eventqa.warehouse.dialect import DialectSQL
 
@@ -373,8 +372,3 @@ def offending_rows(expectation: dict[str, Any], relation: str) -> str:
     """The rows an `unexpected_rows_expectation` reports, over `relation`."""
     query: str = expectation["kwargs"]["unexpected_rows_query"]
     return query.rstrip("; \t\r\n\v\f").replace("{batch}", relation)
-
-
-def columns_of(expectation: dict[str, Any]) -> list[str]:
-    """The projection columns an expectation reads."""
-    return referenced_columns(expectation)
