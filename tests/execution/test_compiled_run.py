@@ -120,3 +120,23 @@ def test_unknown_expectation_types_run_through_gx_even_in_parallel(demo):
     for other in others:
         difference = difflib.unified_diff(first.split(", "), other.split(", "), lineterm="")
         pytest.fail("runs differ:\n" + "\n".join(list(difference)[:40]))
+
+
+def test_sql_the_warehouse_rejects_is_an_error_for_that_check_alone(demo):
+    project, until = demo
+    checks = project.config_path
+    broken = '      - sql: {query: "SELECT * FROM {batch} WHERE no_such_column > 1"}\n'
+    text = checks.read_text()
+    head, tail = text.split("  user_followed_user:\n    rules:\n", 1)
+    checks.write_text(head + "  user_followed_user:\n    rules:\n" + broken + tail)
+    project = Project(checks)
+    project.generate()
+    since = until - timedelta(days=7)
+    run = project.run(Selection(table="backend__events"), since, until, alert=False)
+    assert len(run.events) == 7
+    by_event = {e.event: e for e in run.events}
+    errors = [c for c in by_event["user_followed_user"].checks if c.status == Status.ERROR]
+    assert len(errors) == 1 and "no_such_column" in (errors[0].error or "")
+    others = [c for c in by_event["user_followed_user"].checks if c is not errors[0]]
+    assert any(c.status == Status.FAILED for c in others)  # the planted defects are still found
+    assert all(c.status != Status.ERROR for e in run.events for c in e.checks if c is not errors[0])

@@ -33,6 +33,7 @@ from eventqa.execution.projection import (
 from eventqa.results.models import CheckResult, EventResult, Status, TableResult, Window
 from eventqa.suites.columns import quote_identifier, relation_of
 from eventqa.warehouse import Warehouse
+from eventqa.warehouse.base import RejectedSQLError
 from eventqa.warehouse.dialect import DialectSQL
 
 SAMPLE_SIZE = 20
@@ -340,7 +341,15 @@ def run_tables(
     plans = [plan_event(job, index, warehouse, window) for index, job in enumerate(jobs)]
     names = declared[0] if declared is not None else None
     statement = table_statement(plans, table, names, window, warehouse)
-    rows = warehouse.query(connection, statement, table=table)
+    rejected: dict[tuple[int, int], CheckResult] = {}
+    try:
+        rows = warehouse.query(connection, statement, table=table)
+    except RejectedSQLError:
+        if len(jobs) > 1:  # find the event at fault: each alone
+            return _one_by_one(warehouse, connection, table, jobs, declared, window)
+        rejected = _reject_broken_checks(warehouse, connection, plans[0], table, window)
+        statement = table_statement(plans, table, names, window, warehouse)
+        rows = warehouse.query(connection, statement, table=table)
     found: dict[tuple[int, int], dict[str, Any]] = {}
     for e, r, result in rows:
         e, r = int(e), int(r)
@@ -378,6 +387,8 @@ def run_tables(
                 plans[index], position, results[index][position], fetched.get(key, [])
             )
     events = []
+    for (index, position), result in rejected.items():
+        results[index][position] = result
     for index, plan in enumerate(plans):
         checks = results[index]
         for position, result in list(checks.items()):
@@ -434,6 +445,55 @@ def complete_with_gx(warehouse: Warehouse, run: TableRun, window: Window) -> lis
             )
         )
     return completed
+
+
+def _one_by_one(
+    warehouse: Warehouse,
+    connection: Any,
+    table: str,
+    jobs: list[EventJob],
+    declared: tuple[list[str], str] | None,
+    window: Window,
+) -> TableRun:
+    """The table's events one statement each, so a rejected check costs only its own event."""
+    runs = [
+        run_tables(warehouse, connection, table, [job], declared if not i else None, window)
+        for i, job in enumerate(jobs)
+    ]
+    return TableRun(
+        [event for run in runs for event in run.events],
+        runs[0].table,
+        sum(run.statements for run in runs),
+        {name: job for run in runs for name, job in run.pending.items()},
+    )
+
+
+def _reject_broken_checks(
+    warehouse: Warehouse, connection: Any, plan: EventPlan, table: str, window: Window
+) -> dict[tuple[int, int], CheckResult]:
+    """Checks whose own SQL the warehouse rejects: an `error` each, with the warehouse's words.
+
+    Only user SQL (`sql` rules) can be at fault; each is tried alone over its relation, and those
+    rejected leave the plan so the event's other checks still run.
+    """
+    rejected: dict[tuple[int, int], CheckResult] = {}
+    ctes = ", ".join(_ctes([plan], table, window, warehouse, False))
+    for relation in plan.relations:
+        for check in list(relation.checks):
+            if check.expectation["type"] != "unexpected_rows_expectation":
+                continue
+            probe = f"WITH {ctes}\nSELECT {check.aggregates[0].replace('{relation}', relation.cte)}"
+            try:
+                warehouse.query(connection, probe, table=table)
+            except RejectedSQLError as error:
+                relation.checks.remove(check)
+                fields = base_result(check.expectation)
+                rejected[(0, check.position)] = CheckResult(
+                    **fields, status=Status.ERROR, error=error.message
+                )
+    if not rejected:
+        raise RejectedSQLError(f"the warehouse rejected the checks of {plan.job.event}")
+    return rejected
 
 
 def sample_statement(

@@ -34,6 +34,10 @@ class TerminalWarehouseError(WarehouseError):
     """Retrying will not help: bad credentials, a missing table, a file that is not a database."""
 
 
+class RejectedSQLError(TerminalWarehouseError):
+    """The warehouse (reachable, table present) rejected a statement: a check's SQL is at fault."""
+
+
 class Warehouse(ABC):
     """One warehouse: its SQL dialect, its connection, and the translation of its errors."""
 
@@ -57,6 +61,7 @@ class Warehouse(ABC):
             translated = self.translate(error)
             if table is not None and not isinstance(translated, TransientWarehouseError):
                 self.check_table_exists(connection, table)
+                raise RejectedSQLError(translated.message) from error
             raise translated from error
 
     @abstractmethod
