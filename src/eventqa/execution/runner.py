@@ -209,7 +209,10 @@ def _ctes(
     sql = warehouse.sql
     ctes = [sql.cte("w", window_rows(table, window, sql))]
     for plan in plans:
-        ctes += [sql.cte(r.cte, relation_select(plan, r, windows)) for r in plan.relations]
+        ctes += [
+            sql.cte(r.cte, relation_select(plan, r, windows), materialize=r is plan.rows)
+            for r in plan.relations
+        ]
     return ctes
 
 

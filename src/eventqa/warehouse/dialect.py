@@ -86,8 +86,8 @@ class DialectSQL:
         """A string literal: standard SQL doubles single quotes, and nothing else is special."""
         return "'" + text.replace("'", "''") + "'"
 
-    def cte(self, name: str, body: str) -> str:
-        """A common table expression that the warehouse may inline into each reference."""
+    def cte(self, name: str, body: str, materialize: bool = False) -> str:
+        """A common table expression; `materialize` when several references share its work."""
         return f"{name} AS ({body})"
 
     def epoch_us(self, value: str) -> str:

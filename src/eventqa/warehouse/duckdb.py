@@ -222,10 +222,11 @@ class DuckDBSQL(DialectSQL):
         )
 
     @override
-    def cte(self, name: str, body: str) -> str:
-        # Inlined, each event's reference filters the scan on its name before parsing anything:
-        # a materialised window would hold every row in memory.
-        return f"{name} AS NOT MATERIALIZED ({body})"
+    def cte(self, name: str, body: str, materialize: bool = False) -> str:
+        # The window is inlined: each event's reference filters the scan on its name before
+        # parsing anything. An event's typed rows are materialised when asked (read by several
+        # branches: its checks, its keys, duplicates, rules), so each payload is parsed once.
+        return f"{name} AS {'' if materialize else 'NOT '}MATERIALIZED ({body})"
 
     @override
     def epoch_us(self, value: str) -> str:
