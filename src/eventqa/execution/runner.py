@@ -329,17 +329,7 @@ def run_tables(
     """
     limit = warehouse.sql.events_per_statement
     if limit and len(jobs) > limit:
-        batches = [jobs[i : i + limit] for i in range(0, len(jobs), limit)]
-        runs = [
-            run_tables(warehouse, connection, table, batch, declared if not i else None, window)
-            for i, batch in enumerate(batches)
-        ]
-        return TableRun(
-            [event for run in runs for event in run.events],
-            runs[0].table,
-            sum(run.statements for run in runs),
-            {name: job for run in runs for name, job in run.pending.items()},
-        )
+        return _in_batches(warehouse, connection, table, jobs, declared, window, limit)
     started = time.monotonic()
     plans = [plan_event(job, index, warehouse, window) for index, job in enumerate(jobs)]
     names = declared[0] if declared is not None else None
@@ -349,7 +339,7 @@ def run_tables(
         rows = warehouse.query(connection, statement, table=table)
     except RejectedSQLError:
         if len(jobs) > 1:  # find the event at fault: each alone
-            return _one_by_one(warehouse, connection, table, jobs, declared, window)
+            return _in_batches(warehouse, connection, table, jobs, declared, window, 1)
         rejected = _reject_broken_checks(warehouse, connection, plans[0], table, window)
         statement = table_statement(plans, table, names, window, warehouse)
         rows = warehouse.query(connection, statement, table=table)
@@ -450,18 +440,21 @@ def complete_with_gx(warehouse: Warehouse, run: TableRun, window: Window) -> lis
     return completed
 
 
-def _one_by_one(
+def _in_batches(
     warehouse: Warehouse,
     connection: Any,
     table: str,
     jobs: list[EventJob],
     declared: tuple[list[str], str] | None,
     window: Window,
+    size: int,
 ) -> TableRun:
-    """The table's events one statement each, so a rejected check costs only its own event."""
+    """The table's events `size` to a statement (table-level checks with the first batch)."""
     runs = [
-        run_tables(warehouse, connection, table, [job], declared if not i else None, window)
-        for i, job in enumerate(jobs)
+        run_tables(
+            warehouse, connection, table, jobs[i : i + size], declared if not i else None, window
+        )
+        for i in range(0, len(jobs), size)
     ]
     return TableRun(
         [event for run in runs for event in run.events],
