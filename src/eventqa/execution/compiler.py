@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from eventqa.execution.projection import is_timestamp
 from eventqa.suites.columns import quote_identifier
 from eventqa.warehouse.dialect import DialectSQL
 
@@ -111,9 +112,7 @@ class Compiler:
         return self.sql.literal(str(value))
 
     def _is_timestamp(self, column: str) -> bool:
-        return (
-            column == "event_timestamp" or self.types.get(column) == "timestamp"
-        )  # see Projection
+        return is_timestamp(column, self.types)
 
     def _observed(self, column: str, aggregate: str) -> str:
         """An aggregate that comes back through JSON: timestamps travel as epoch microseconds."""

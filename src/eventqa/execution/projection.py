@@ -102,6 +102,11 @@ def expectation_grain(expectation: dict[str, Any]) -> str:
     return grains.pop() if len(grains) == 1 else ""
 
 
+def is_timestamp(column: str, types: dict[str, str]) -> bool:
+    """Whether a projection column holds timestamps: the envelope's, or a Timestamp field."""
+    return column == "event_timestamp" or types.get(column) == "timestamp"
+
+
 def window_predicate(window: Window, sql: DialectSQL) -> str:
     """The rows of a run's window, written with literals (the SQL shown is the SQL that ran).
 
@@ -134,12 +139,12 @@ class Projection:
 
     def is_timestamp(self, column: str) -> bool:
         """Whether a column holds timestamps (they travel through JSON as epoch microseconds)."""
-        return column == "event_timestamp" or self.types.get(column) == "timestamp"
+        return is_timestamp(column, self.types)
 
     # -- paths --------------------------------------------------------------------------------
 
     @staticmethod
-    def _relative(column_path: str, grain: str) -> list[str]:
+    def relative(column_path: str, grain: str) -> list[str]:
         """The path of a column inside its relation's document: `items[].sku` in `items[]`."""
         path = column_path.removeprefix(f"{ROOT}.") if column_path != ROOT else ""
         if grain:
@@ -203,7 +208,7 @@ class Projection:
             return source
         parent_grain, _, _ = grain.removesuffix("[]").rpartition("[]")
         parent_grain = parent_grain + "[]" if parent_grain else ""
-        path = self._relative(grain.removesuffix("[]"), parent_grain)
+        path = self.relative(grain.removesuffix("[]"), parent_grain)
         return self.sql.elements(self._base(parent_grain, source), path)
 
     def select(self, relation: Relation, source: str) -> str:
@@ -211,7 +216,7 @@ class Projection:
         if relation.grain.startswith("keys("):
             _, target = parse_column(relation.grain)
             owner = relation_of(target)
-            path = self._relative(target, owner) if target != ROOT else []
+            path = self.relative(target, owner) if target != ROOT else []
             alias = quote_identifier(relation.grain)
             return self.sql.keys(self._base(owner, source), path, alias)
         # Four levels, so each expression is computed once per row: extraction (the JSON text
@@ -232,7 +237,7 @@ class Projection:
             function, name = parse_column(column)
             alias = quote_identifier(column)
             if function == "keys":  # a key list carried by the row table (see plan_relations)
-                path = self._relative(name, "") if name != ROOT else []
+                path = self.relative(name, "") if name != ROOT else []
                 plain.append(f"{self.sql.key_list('doc', path)} AS {alias}")
                 outer.append(alias)
                 continue
@@ -242,7 +247,7 @@ class Projection:
                     f"ELSE {self.kind(self.sql.json_text('doc', []))} END AS {alias}"
                 )
                 continue
-            index = slot(self._relative(name, relation.grain))
+            index = slot(self.relative(name, relation.grain))
             if function == "json_type":
                 outer.append(f"k{index} AS {alias}")
                 continue

@@ -531,7 +531,7 @@ def sample_statement(
             and check.failing
         ):
             # The typed value of a failed type check is NULL: show the raw JSON instead.
-            path = plan.projection._relative(kwargs["column"], "")
+            path = plan.projection.relative(kwargs["column"], "")
             rows = f"({plan.source}) AS s"
             failing = f"SELECT event_id FROM {relation.cte} WHERE {check.failing}"
             condition = f"event_id IN ({failing})"

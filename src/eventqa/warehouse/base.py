@@ -78,10 +78,6 @@ class Warehouse(ABC):
         """Register a GX SQL datasource whose engine keeps one connection (temp tables live)."""
 
     @abstractmethod
-    def check_table(self, datasource: Any, table: str) -> None:
-        """Raise TerminalWarehouseError when `table` does not exist."""
-
-    @abstractmethod
     def translate(self, error: BaseException) -> WarehouseError:
         """Turn a driver exception into a transient or terminal eventqa error."""
 

@@ -102,19 +102,6 @@ class DuckDB(Warehouse):
         except Exception as error:
             raise self.translate(error) from error
 
-    def check_table(self, datasource: Any, table: str) -> None:
-        """Fail with exit 3 and a hint when the events table is missing."""
-        engine = datasource.get_execution_engine()
-        with engine.get_connection() as connection:
-            found = connection.exec_driver_sql(
-                "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", (table,)
-            ).scalar()
-        if not found:
-            raise TerminalWarehouseError(
-                f"table {quote_identifier(table)} does not exist in {self.path}",
-                hint="check `tables:` in checks.yaml, or run `eventqa demo`",
-            )
-
     def translate(self, error: BaseException) -> WarehouseError:
         """A lock held by another process is transient (busy); anything else terminal."""
         import duckdb

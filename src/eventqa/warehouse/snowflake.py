@@ -181,22 +181,6 @@ class Snowflake(Warehouse):
             kwargs={"poolclass": StaticPool, "connect_args": connect_args},
         )
 
-    def check_table(self, datasource: Any, table: str) -> None:
-        """Fail with exit 3 when the events table cannot be read."""
-        engine = datasource.get_execution_engine()
-        try:
-            with engine.get_connection() as connection:
-                connection.exec_driver_sql(f"SELECT 1 FROM {quote_identifier(table)} LIMIT 0")
-        except Exception as error:
-            translated = self.translate(error)
-            if isinstance(translated, TransientWarehouseError):
-                raise translated from error
-            raise TerminalWarehouseError(
-                f"table {table} cannot be read in Snowflake: {translated.message}",
-                hint="check `tables:` in checks.yaml, the connection's database and schema, "
-                "and the role's grants",
-            ) from error
-
     def translate(self, error: BaseException) -> WarehouseError:
         """Network trouble is transient; authentication and SQL errors are terminal."""
         from snowflake.connector import errors
