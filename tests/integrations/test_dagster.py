@@ -292,6 +292,8 @@ def test_unknown_events_are_named():
     project = Project(REPO / "checks.yaml")
     with pytest.raises(EventQAError, match="unknown events 'user_followed_usr'"):
         eventqa_definitions(project, ["user_followed_usr"])
+    with pytest.raises(EventQAError, match="one_step_per must be 'table' or 'event', not 'tables'"):
+        eventqa_asset_checks(project, one_step_per="tables")
 
 
 def test_without_dagster_the_import_says_how_to_install_it():

@@ -7,7 +7,7 @@ eventqa run like the CLI's, stored in the same results store, with the same hist
     # definitions.py, loaded by `dagster dev -f definitions.py`
     from eventqa.integrations.dagster import eventqa_definitions
 
-    defs = eventqa_definitions("checks.yaml")
+    defs = eventqa_definitions(Path(__file__).with_name("checks.yaml"))
 """
 
 # No `from __future__ import annotations`: Dagster checks the type of a check's `context`
@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from eventqa.contracts.model import EventContract, Field
 from eventqa.errors import EventQAError
 from eventqa.integrations import MissingExtraError
 from eventqa.results.models import CheckResult, EventResult, RunResult, Status
@@ -108,6 +109,10 @@ def eventqa_asset_checks(
     that step: with `one_step_per="event"` each event is checked in a step (and a warehouse
     query) of its own, so only the assets downstream of the broken event wait.
     """
+    if one_step_per not in ("table", "event"):
+        from eventqa.errors import UsageError
+
+        raise UsageError(f"one_step_per must be 'table' or 'event', not {one_step_per!r}")
     project = _project(project)
     steps: dict[str, list[dg.AssetCheckSpec]] = {}
     for plan in _check_plans(project, events):
@@ -142,7 +147,9 @@ def _project(project: ProjectLike) -> Project:
     return project if isinstance(project, Project) else Project(Path(project))
 
 
-def _contract_events(project: Project, events: Iterable[str] | None) -> Iterator[tuple[str, Any]]:
+def _contract_events(
+    project: Project, events: Iterable[str] | None
+) -> Iterator[tuple[str, EventContract]]:
     """The contract events asked for (all when `events` is None); unknown names are errors."""
     from eventqa.errors import UsageError
 
@@ -162,7 +169,7 @@ def _qualified_table(project: Project, table: str) -> str:
     return ".".join(part for part in parts if part)
 
 
-def _column_schema(fields: Sequence[Any]) -> dg.TableSchema:
+def _column_schema(fields: Sequence[Field]) -> dg.TableSchema:
     """The envelope's columns, then every payload field (nested ones as `items[].quantity`)."""
     columns = [
         dg.TableColumn(
@@ -176,8 +183,8 @@ def _column_schema(fields: Sequence[Any]) -> dg.TableSchema:
     return dg.TableSchema(columns=columns)
 
 
-def _payload_columns(fields: Sequence[Any], prefix: str) -> list[dg.TableColumn]:
-    columns = []
+def _payload_columns(fields: Sequence[Field], prefix: str) -> list[dg.TableColumn]:
+    columns: list[dg.TableColumn] = []
     for field in fields:
         path = f"{prefix}{field.name}"
         other = []
