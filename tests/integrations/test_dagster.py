@@ -318,3 +318,46 @@ except ImportError as error:
     assert message.endswith("pip install 'eventqa[dagster]'")
     assert hint == "pip install 'eventqa[dagster]'"
     assert issubclass(MissingExtraError, ImportError)
+
+
+def test_results_map_statuses_to_dagster_severities():
+    from datetime import UTC, datetime
+
+    from eventqa.integrations.dagster import _check_result
+    from eventqa.results.models import CheckResult, EventResult, RunResult, Status, Window
+
+    def check(status: Status, severity: str, kind: str = "rule:unique") -> CheckResult:
+        return CheckResult(
+            expectation_type="expect_column_values_to_be_unique", column="user_id",
+            status=status, severity=severity, check=kind, description="a | *pipe*",
+            origin="checks.yaml#events.e.rules[0]", unexpected_count=2, element_count=9,
+            samples=[{"user_id": 1}] * 8,
+        )  # fmt: skip
+
+    def outcome(*checks: CheckResult, error: str | None = None, kind: str = "rules"):
+        event = EventResult(
+            event="e", table="t", owner="Growth", status=Status.PASSED, checks=list(checks),
+            row_count=9, error=error,
+        )  # fmt: skip
+        at = datetime(2026, 1, 1, tzinfo=UTC)
+        run = RunResult(run_id="r1", window=Window(since=at, until=at), events=[event])
+        return _check_result(dg.AssetCheckKey(event_asset_key("t", "e"), kind), event, run)
+
+    warned = outcome(check(Status.PASSED, "error"), check(Status.WARNED, "warn"))
+    assert (warned.passed, warned.severity) == (False, dg.AssetCheckSeverity.WARN)
+    assert warned.description == "1 of 2 rule checks failed: a | *pipe*"
+    assert warned.metadata["warned"].value == 1 and warned.metadata["failed"].value == 0
+    (listed,) = warned.metadata["failures"].value
+    assert len(listed["samples"]) == 5  # capped
+    # User text stays literal inside the Markdown table.
+    assert r"a \| \*pipe\*" in warned.metadata["failing_checks"].value
+
+    failed = outcome(check(Status.WARNED, "warn"), check(Status.ERROR, "error"))
+    assert (failed.passed, failed.severity) == (False, dg.AssetCheckSeverity.ERROR)
+    passed = outcome(check(Status.PASSED, "error"))
+    assert passed.passed and passed.description == "1 rule check passed over 9 events"
+    broken = outcome(error="payload is not JSON", kind="contract")
+    assert (broken.passed, broken.severity) == (False, dg.AssetCheckSeverity.ERROR)
+    assert "could not run: payload is not JSON" in broken.description
+    # Nothing of a kind in the run (volume monitoring not there yet): no result at all.
+    assert outcome(check(Status.PASSED, "error"), kind="volume") is None
