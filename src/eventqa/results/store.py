@@ -16,14 +16,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from eventqa.errors import EventQAError
-from eventqa.results.models import CheckResult, RunResult, Status
+from eventqa.results.models import CheckResult, RunResult, Status, check_key
 
 # Alembic's bookkeeping table, named apart from `alembic_version`: the results may live in a
 # database that an application migrates with Alembic too.
 VERSION_TABLE = "eventqa_schema_version"
 # The newest revision in migrations/versions (tests/results/test_migrations.py holds them equal):
 # a database already there opens without running Alembic.
-SCHEMA_HEAD = "0004"
+SCHEMA_HEAD = "0005"
 # Alembic keeps the running migration in module globals (`op`, `context`): one thread at a time.
 _MIGRATING = threading.Lock()
 # The hand-rolled schema's versions (eventqa 0.1, table `schema_version`) as Alembic revisions.
@@ -84,6 +84,7 @@ def _metadata() -> Any:
         sa.Column("samples", sa.Text),  # JSON
         sa.Column("error", sa.Text),
         sa.Column("check_id", sa.String(255)),  # CheckResult.check_id; NULL before version 0004
+        sa.Column("reproduction_sql", sa.Text),  # failed checks; NULL before version 0005
     )
     _alerting_tables(metadata)
     _scheduler_tables(metadata)
@@ -193,6 +194,51 @@ class HistoryRow:
     until: datetime
     status: Status
     checks: dict[tuple[str, str], Status]  # (check key, description) -> status
+
+
+@dataclass(frozen=True)
+class EventRunRow:
+    """One stored run of one event, as the report lists it (`newest`: the event's latest run)."""
+
+    run_id: str
+    event: str
+    table: str
+    owner: str | None
+    status: Status
+    row_count: int | None
+    error: str | None
+    since: datetime
+    until: datetime
+    stored_at: datetime
+    newest: bool
+
+
+@dataclass(frozen=True)
+class CheckStatusRow:
+    """One check's status in one run of an event: a cell of the report's history strips."""
+
+    run_id: str
+    event: str
+    key: str  # CheckResult.key: follows the check across runs
+    description: str
+    status: Status
+
+
+@dataclass(frozen=True)
+class RecentResults:
+    """What the HTML report shows, read in a few set-based queries.
+
+    The last `per_event` runs of each event (newest first), each check's status in them, the full
+    checks of each event's newest run, and the observed values of `observed_type` checks (the
+    volume history) in those runs.
+    """
+
+    runs: list[EventRunRow]
+    statuses: list[CheckStatusRow]
+    latest: dict[str, list[CheckResult]]
+    observed: list[tuple[str, str, Any]]  # (event, run_id, observed_value)
+    stored_runs: int
+    last_stored: datetime | None
 
 
 class ResultStore:
@@ -490,6 +536,96 @@ class ResultStore:
             row["stored_at"], row["until"] = _utc(row["stored_at"]), _utc(row["until"])
         return rows
 
+    def recent_results(self, per_event: int, observed_type: str) -> RecentResults:
+        """Each event's last `per_event` runs for the report: five queries, whatever the count.
+
+        Runs are ranked per event (newest window first) by a window function; check rows are
+        reached by their primary key through that ranking, so the cost follows what is shown,
+        not how many runs are stored.
+        """
+        import sqlalchemy as sa
+
+        runs, events, checks = (
+            self.metadata.tables[n] for n in ("runs", "event_results", "check_results")
+        )
+        rank = (
+            sa.func.row_number()
+            .over(
+                partition_by=events.c.event,
+                order_by=(runs.c.until.desc(), runs.c.stored_at.desc(), runs.c.run_id.desc()),
+            )
+            .label("rank")
+        )
+        ranked = (
+            sa.select(
+                events.c.run_id, events.c.event, events.c.table_name, events.c.owner,
+                events.c.status, events.c.row_count, events.c.error, runs.c.since, runs.c.until,
+                runs.c.stored_at, rank,
+            )
+            .join(runs, runs.c.run_id == events.c.run_id)
+            .subquery("ranked")
+        )  # fmt: skip
+        shown = ranked.c.rank <= per_event
+        on_ranked = (checks.c.run_id == ranked.c.run_id) & (checks.c.subject == ranked.c.event)
+        with self.engine.connect() as connection:
+            totals = connection.execute(
+                sa.select(sa.func.count(), sa.func.max(runs.c.stored_at))
+            ).one()
+            run_rows = connection.execute(
+                sa.select(ranked).where(shown).order_by(ranked.c.event, ranked.c.rank)
+            ).all()
+            status_rows = connection.execute(
+                sa.select(
+                    checks.c.run_id, checks.c.subject, checks.c.check_id, checks.c.check_kind,
+                    checks.c.expectation_type, checks.c.column_name, checks.c.description,
+                    checks.c.status,
+                )
+                .join(ranked, on_ranked)
+                .where(shown)
+            ).all()
+            latest_rows = connection.execute(
+                sa.select(checks)
+                .join(ranked, on_ranked)
+                .where(ranked.c.rank == 1)
+                .order_by(checks.c.subject, checks.c.position)
+            ).mappings().all()
+            observed_rows = connection.execute(
+                sa.select(checks.c.subject, checks.c.run_id, checks.c.observed_value)
+                .join(ranked, on_ranked)
+                .where(shown & (checks.c.expectation_type == observed_type))
+            ).all()
+        latest: dict[str, list[CheckResult]] = {}
+        for row in latest_rows:
+            latest.setdefault(row["subject"], []).append(_stored_check(row))
+        return RecentResults(
+            runs=[
+                EventRunRow(
+                    run_id=row.run_id, event=row.event, table=row.table_name, owner=row.owner,
+                    status=Status(row.status), row_count=row.row_count, error=row.error,
+                    since=_utc(row.since), until=_utc(row.until), stored_at=_utc(row.stored_at),
+                    newest=row.rank == 1,
+                )
+                for row in run_rows
+            ],
+            statuses=[
+                CheckStatusRow(
+                    run_id=row.run_id, event=row.subject,
+                    key=check_key(
+                        row.check_id, row.check_kind, row.expectation_type, row.column_name
+                    ),
+                    description=row.description, status=Status(row.status),
+                )
+                for row in status_rows
+            ],
+            latest=latest,
+            observed=[
+                (row.subject, row.run_id, json.loads(row.observed_value or "null"))
+                for row in observed_rows
+            ],
+            stored_runs=int(totals[0]),
+            last_stored=_utc(totals[1]) if totals[1] is not None else None,
+        )  # fmt: skip
+
     def close(self) -> None:
         """Release the database connections."""
         self.engine.dispose()
@@ -511,6 +647,7 @@ def _stored_check(row: Any) -> CheckResult:
         observed_value=json.loads(row["observed_value"] or "null"),
         expected=json.loads(row["expected"] or "{}"),
         samples=json.loads(row["samples"] or "[]"), error=row["error"],
+        reproduction_sql=row.get("reproduction_sql"),
     )  # fmt: skip
 
 
@@ -535,6 +672,7 @@ def _check_rows(run_id: str, subject: str, checks: list[CheckResult]) -> list[di
             "expected": json.dumps(check.expected),
             "samples": json.dumps(check.samples),
             "error": check.error,
+            "reproduction_sql": check.reproduction_sql,
         }
         for position, check in enumerate(checks)
     ]
