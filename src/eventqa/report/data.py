@@ -9,6 +9,7 @@ stored volume results carry, the latest run winning for a bucket seen twice.
 from __future__ import annotations
 
 import os
+import re
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -214,7 +215,7 @@ class _OriginLinks:
 
     def href(self, origin: str) -> str | None:
         """A relative URL of the origin's file (never a scheme), or None without a file."""
-        path = origin.split("#", 1)[0].rsplit(":", 1)[0] if origin else ""
+        path = re.sub(r":\d+$", "", origin.split("#", 1)[0])  # older origins end in `:line`
         if not path or "://" in path:
             return None
         target = os.path.relpath(self.project_dir / path, self.output_dir)
