@@ -318,9 +318,11 @@ def report(config_path: Path, output: Path | None, open_page: bool) -> None:
     if summary.empty:
         out.print("The results store has no runs yet: the report says so. Run `eventqa run` first.")
     else:
+        events, runs = summary.events, summary.stored_runs
         out.print(
-            f"{summary.events} events: {summary.failed + summary.errors} failed, "
-            f"{summary.warned} warned (latest run of each, {summary.stored_runs:,} runs stored)."
+            f"{events} event{'' if events == 1 else 's'}: {summary.failed + summary.errors} "
+            f"failed, {summary.warned} warned (latest run of each; {runs:,} "
+            f"run{'' if runs == 1 else 's'} stored)."
         )
     out.print(f"Report: {summary.path} ({summary.size_bytes / 1024:,.0f} KiB)")
     if open_page:
