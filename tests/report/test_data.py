@@ -103,13 +103,9 @@ def test_the_volume_series_joins_the_buckets_of_runs_the_latest_winning(store, t
     store.save(event_run("r3", UNTIL, check("x", Status.PASSED, "x"), event="unwatched"))
     events = {e["event"]: e for e in report(store, tmp_path).document["events"]}
     volume = events["thing_happened"]["volume"]
-    assert [(p["observed"], p["anomaly"]) for p in volume["points"]] == [
-        (100, None), (7, "drop"), (0, "stop"),
-    ]  # fmt: skip
-    assert volume["points"][0] == {
-        "start": "2026-03-01T09:00:00Z", "observed": 100.0, "expected": 100.0, "low": 70.0,
-        "high": 130.0, "anomaly": None,
-    }  # fmt: skip
+    assert volume["columns"] == ["start", "observed", "expected", "low", "high", "anomaly"]
+    assert [(p[1], p[5]) for p in volume["points"]] == [(100, None), (7, "drop"), (0, "stop")]
+    assert volume["points"][0] == ["2026-03-01T09:00:00Z", 100.0, 100.0, 70.0, 130.0, None]
     assert volume["latest"]["kind"] == "stop"
     assert events["unwatched"]["volume"] is None
     # The buckets are charted, not repeated in the check's observed value.
@@ -125,10 +121,7 @@ def test_malformed_volume_buckets_are_left_out(store, tmp_path):
     }})  # fmt: skip
     store.save(event_run("r1", UNTIL, odd))
     (event,) = report(store, tmp_path).document["events"]
-    assert event["volume"]["points"] == [
-        {"start": "2026-03-01T10:00:00Z", "observed": None, "expected": None, "low": None,
-         "high": None, "anomaly": None},
-    ]  # fmt: skip
+    assert event["volume"]["points"] == [["2026-03-01T10:00:00Z", None, None, None, None, None]]
 
 
 def test_hostile_strings_cannot_leave_the_data_block(store, tmp_path):

@@ -24,6 +24,8 @@ HISTORY_RUNS = 50
 VOLUME_TYPE = "eventqa_volume"
 # Volume buckets charted per event, the newest kept (hourly buckets: 30 days).
 MAX_BUCKETS = 720
+# Each point of a volume series is a list of these, in this order (half the size of objects).
+POINT_COLUMNS = ("start", "observed", "expected", "low", "high", "anomaly")
 # Sample values shown per check (a run stores at most 20).
 MAX_SAMPLES = 20
 # One letter per status in history strips ("-": the check was not part of that run).
@@ -164,8 +166,11 @@ def history(runs: list[EventRunRow], statuses: list[CheckStatusRow]) -> dict[str
 def volume_series(
     runs: list[EventRunRow], observed: dict[str, dict[str, Any]]
 ) -> dict[str, Any] | None:
-    """Buckets of the stored volume results, by start, the latest run winning; None without any."""
-    buckets: dict[str, dict[str, Any]] = {}
+    """Buckets of the stored volume results, by start, the latest run winning; None without any.
+
+    Points are lists in the order of `POINT_COLUMNS`.
+    """
+    buckets: dict[str, list[Any]] = {}
     latest: dict[str, Any] | None = None
     for run in reversed(runs):  # oldest first: later runs overwrite
         value = observed.get(run.run_id)
@@ -174,20 +179,21 @@ def volume_series(
         latest = value
         for bucket in value.get("buckets") or []:
             if isinstance(bucket, dict) and isinstance(bucket.get("start"), str):
-                buckets[bucket["start"]] = {
-                    "start": bucket["start"],
-                    "observed": _number(bucket.get("observed")),
-                    "expected": _number(bucket.get("expected")),
-                    "low": _number(bucket.get("low")),
-                    "high": _number(bucket.get("high")),
-                    "anomaly": bucket.get("anomaly") if isinstance(bucket.get("anomaly"), str)
-                    else None,
-                }  # fmt: skip
+                anomaly = bucket.get("anomaly")
+                buckets[bucket["start"]] = [
+                    bucket["start"],
+                    *(_number(bucket.get(key)) for key in ("observed", "expected", "low", "high")),
+                    anomaly if isinstance(anomaly, str) else None,
+                ]
     if latest is None:
         return None
     points = [buckets[start] for start in sorted(buckets, key=_instant)][-MAX_BUCKETS:]
     summary = {key: latest.get(key) for key in ("observed", "expected", "low", "high", "kind")}
-    return {"points": points, "latest": {**summary, "explanation": latest.get("explanation")}}
+    return {
+        "columns": list(POINT_COLUMNS),
+        "points": points,
+        "latest": {**summary, "explanation": latest.get("explanation")},
+    }
 
 
 def _instant(start: str) -> tuple[int, datetime | str]:
@@ -199,7 +205,10 @@ def _instant(start: str) -> tuple[int, datetime | str]:
 
 
 def _number(value: Any) -> float | None:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+    """A count or band edge as the chart needs it: rounded to hundredths (the page stays small)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return round(float(value), 2)
+    return None
 
 
 def _iso(value: datetime) -> str:

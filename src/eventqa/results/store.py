@@ -537,7 +537,7 @@ class ResultStore:
         return rows
 
     def recent_results(self, per_event: int, observed_type: str) -> RecentResults:
-        """Each event's last `per_event` runs for the report: five queries, whatever the count.
+        """Each event's last `per_event` runs for the report: four queries, whatever the count.
 
         Runs are ranked per event (newest window first) by a window function; check rows are
         reached by their primary key through that ranking, so the cost follows what is shown,
@@ -574,11 +574,15 @@ class ResultStore:
             run_rows = connection.execute(
                 sa.select(ranked).where(shown).order_by(ranked.c.event, ranked.c.rank)
             ).all()
+            # Every shown check's status, with the observed value of `observed_type` checks only.
+            observed = sa.case(
+                (checks.c.expectation_type == observed_type, checks.c.observed_value), else_=None
+            )
             status_rows = connection.execute(
                 sa.select(
                     checks.c.run_id, checks.c.subject, checks.c.check_id, checks.c.check_kind,
                     checks.c.expectation_type, checks.c.column_name, checks.c.description,
-                    checks.c.status,
+                    checks.c.status, observed.label("observed"),
                 )
                 .join(ranked, on_ranked)
                 .where(shown)
@@ -589,11 +593,6 @@ class ResultStore:
                 .where(ranked.c.rank == 1)
                 .order_by(checks.c.subject, checks.c.position)
             ).mappings().all()
-            observed_rows = connection.execute(
-                sa.select(checks.c.subject, checks.c.run_id, checks.c.observed_value)
-                .join(ranked, on_ranked)
-                .where(shown & (checks.c.expectation_type == observed_type))
-            ).all()
         latest: dict[str, list[CheckResult]] = {}
         for row in latest_rows:
             latest.setdefault(row["subject"], []).append(_stored_check(row))
@@ -619,8 +618,9 @@ class ResultStore:
             ],
             latest=latest,
             observed=[
-                (row.subject, row.run_id, json.loads(row.observed_value or "null"))
-                for row in observed_rows
+                (row.subject, row.run_id, json.loads(row.observed))
+                for row in status_rows
+                if row.expectation_type == observed_type and row.observed is not None
             ],
             stored_runs=int(totals[0]),
             last_stored=_utc(totals[1]) if totals[1] is not None else None,

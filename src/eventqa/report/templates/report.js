@@ -248,7 +248,12 @@
       box.appendChild(el("div", { class: "nodata", text: "volume monitoring has no data yet" }));
       return box;
     }
-    var points = volume.points;
+    var columns = volume.columns;
+    var points = volume.points.map(function (values) {
+      var point = {};
+      columns.forEach(function (name, i) { point[name] = values[i]; });
+      return point;
+    });
     var W = 560, H = 190, left = 46, right = 10, top = 10, bottom = 22;
     var top_ = 0;
     points.forEach(function (p) {
