@@ -82,7 +82,9 @@ def test_a_message_about_many_events_links_the_report_itself_and_keeps_the_link_
         for n in range(5)
     ]
     message = failure_message("Foundations", many, run("r1"), {}, REPORT_URL)
-    assert message.blocks[-1]["elements"][0]["text"] == f":bar_chart: <{REPORT_URL}|Open the report>"
+    assert (
+        message.blocks[-1]["elements"][0]["text"] == f":bar_chart: <{REPORT_URL}|Open the report>"
+    )
     table = TableResult(table="backend__events", status=Status.FAILED,
                         checks=[check("names are declared", Status.FAILED)] * 60)  # fmt: skip
     long = table_message(table, "broke its contract", run("r1"), REPORT_URL)

@@ -114,7 +114,8 @@ def test_routing_by_owner_override_and_fallback(setup, slack):
 def test_with_report_url_set_the_delivered_alert_links_the_report(tmp_path, slack, monkeypatch):
     monkeypatch.chdir(tmp_path)
     checks = CHECKS.replace(
-        "  remind_after: 24h\n", "  remind_after: 24h\n  report_url: https://ci.example.com/r.html\n"
+        "  remind_after: 24h\n",
+        "  remind_after: 24h\n  report_url: https://ci.example.com/r.html\n",
     )
     (tmp_path / "checks.yaml").write_text(checks)
     store = ResultStore(f"sqlite:///{tmp_path / 'results.db'}")

@@ -20,7 +20,9 @@ def test_an_empty_store_says_so_exits_0_and_writes_a_page_that_says_so(example_p
 
 def test_output_to_a_missing_folder_exits_2_before_doing_anything(example_project):
     done = eventqa(example_project, "report", "--output", "nowhere/report.html")
-    assert_clean_error(done, 2, "nowhere/report.html cannot be created: folder nowhere does not exist")
+    assert_clean_error(
+        done, 2, "nowhere/report.html cannot be created: folder nowhere does not exist"
+    )
     assert not (example_project / "nowhere").exists()
     assert not (example_project / ".eventqa").exists()  # the results store was not even opened
 

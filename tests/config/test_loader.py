@@ -293,7 +293,9 @@ def test_a_loadable_results_url_is_kept(tmp_path):
     assert config.results.url == "sqlite:///elsewhere/r.db"
 
 
-@pytest.mark.parametrize("url", ["not a url", "ftp://x/report.html", "https://x/a b", "https://x/r|y"])
+@pytest.mark.parametrize(
+    "url", ["not a url", "ftp://x/report.html", "https://x/a b", "https://x/r|y"]
+)
 def test_a_report_url_slack_cannot_link_is_a_config_error(tmp_path, url):
     message = error_for(tmp_path, f"alerts:\n  fallback_channel: '#x'\n  report_url: '{url}'\n")
     assert message.startswith("checks.yaml:3: alerts.report_url: "), message

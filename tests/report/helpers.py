@@ -64,8 +64,12 @@ def event_run(
         window=Window(since=until - timedelta(hours=1), until=until),
         events=[
             EventResult(
-                event=event, table=table, owner=owner, status=status, checks=list(checks),
+                event=event,
+                table=table,
+                owner=owner,
+                status=status,
+                checks=list(checks),
                 row_count=100,
-            )  # fmt: skip
+            )
         ],
     )

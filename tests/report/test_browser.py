@@ -131,7 +131,9 @@ def test_the_report_draws_its_charts_filters_and_asks_no_other_host(page, writte
     assert page.locator("#shown").inner_text() == f"showing {len(growth)} of {len(events)} events"
     page.select_option("#filter-owner", "")
     page.select_option("#filter-status", "failed")
-    assert sorted(shown_events(page)) == sorted(e["event"] for e in events if e["status"] == "failed")
+    assert sorted(shown_events(page)) == sorted(
+        e["event"] for e in events if e["status"] == "failed"
+    )
     page.select_option("#filter-status", "")
     page.select_option("#filter-table", "frontend__events")
     frontend = [e["event"] for e in events if e["table"] == "frontend__events"]

@@ -142,9 +142,12 @@ def test_hostile_strings_cannot_leave_the_data_block(store, tmp_path):
     assert check_["observed_value"] == "nan"  # JSON has no NaN: the page would not parse
     assert document["events"][0]["owner"] == HOSTILE
     # The title is autoescaped too.
-    assert "&lt;/script&gt;" in build_report(
-        store, project=HOSTILE, project_dir=tmp_path, output_dir=tmp_path, now=UNTIL
-    ).html
+    assert (
+        "&lt;/script&gt;"
+        in build_report(
+            store, project=HOSTILE, project_dir=tmp_path, output_dir=tmp_path, now=UNTIL
+        ).html
+    )
 
 
 def test_embedded_json_escapes_what_html_would_read():

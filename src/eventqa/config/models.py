@@ -260,7 +260,9 @@ class AlertsConfig(Strict):
     def _linkable(cls, value: str | None) -> str | None:
         """An http(s) URL Slack can link: no spaces, and none of `<`, `>`, `|` (link syntax)."""
         if value is not None and not re.fullmatch(r"https?://[^\s<>|]+", value):
-            raise ValueError(f"{value!r} is not an http:// or https:// URL (without spaces, <, > or |)")
+            raise ValueError(
+                f"{value!r} is not an http:// or https:// URL (without spaces, <, > or |)"
+            )
         return value
 
 

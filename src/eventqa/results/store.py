@@ -580,19 +580,29 @@ class ResultStore:
             )
             status_rows = connection.execute(
                 sa.select(
-                    checks.c.run_id, checks.c.subject, checks.c.check_id, checks.c.check_kind,
-                    checks.c.expectation_type, checks.c.column_name, checks.c.description,
-                    checks.c.status, observed.label("observed"),
+                    checks.c.run_id,
+                    checks.c.subject,
+                    checks.c.check_id,
+                    checks.c.check_kind,
+                    checks.c.expectation_type,
+                    checks.c.column_name,
+                    checks.c.description,
+                    checks.c.status,
+                    observed.label("observed"),
                 )
                 .join(ranked, on_ranked)
                 .where(shown)
             ).all()
-            latest_rows = connection.execute(
-                sa.select(checks)
-                .join(ranked, on_ranked)
-                .where(ranked.c.rank == 1)
-                .order_by(checks.c.subject, checks.c.position)
-            ).mappings().all()
+            latest_rows = (
+                connection.execute(
+                    sa.select(checks)
+                    .join(ranked, on_ranked)
+                    .where(ranked.c.rank == 1)
+                    .order_by(checks.c.subject, checks.c.position)
+                )
+                .mappings()
+                .all()
+            )
         latest: dict[str, list[CheckResult]] = {}
         for row in latest_rows:
             latest.setdefault(row["subject"], []).append(_stored_check(row))
