@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from eventqa.config import Config, load_config
 from eventqa.contracts import ContractSet, load_contracts
@@ -19,6 +19,9 @@ from eventqa.contracts.model import Diagnostic
 from eventqa.errors import Location, StaleSuitesError
 from eventqa.results.models import RunResult, Window
 from eventqa.suites import DerivedSuite, SuiteDiff, derive_suites, diff_suites, write_suites
+
+if TYPE_CHECKING:
+    from eventqa.report import ReportSummary
 
 EXPECTATIONS_DIR = "expectations"
 # `eventqa report` writes here, relative to checks.yaml, unless told otherwise.
@@ -343,7 +346,7 @@ class Project:
             "replies": [reply.payload() for reply in message.replies],
         }
 
-    def report(self, output: Path | None = None) -> Any:
+    def report(self, output: Path | None = None) -> ReportSummary:
         """Write the HTML report of the results store; return its `ReportSummary`.
 
         `output` defaults to `.eventqa/report.html` next to checks.yaml. An empty store still

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
+
 import pytest
 
 from tests.cli.test_cli import assert_clean_error, eventqa
@@ -36,3 +41,23 @@ def test_report_after_a_run_counts_the_latest_run_of_each_event(example_project)
     assert done.returncode == 0, done.stderr
     assert f"1 event: {failed} failed, 0 warned (latest run of each; 1 run stored)." in done.stdout
     assert "user_followed_user" in (example_project / "out.html").read_text(encoding="utf-8")
+
+
+def test_open_hands_the_written_page_to_the_web_browser(example_project):
+    # webbrowser runs $BROWSER with the page's URL: here, a script that writes down what it got.
+    opened = example_project / "opened.txt"
+    script = example_project / "browser.py"
+    script.write_text(
+        f"import sys, pathlib\npathlib.Path({str(opened)!r}).write_text(sys.argv[1])\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "eventqa", "report", "--open"], cwd=example_project,
+        capture_output=True, text=True, timeout=120,
+        env={**os.environ, "BROWSER": f"{sys.executable} {script} %s"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    deadline = time.monotonic() + 30
+    while not opened.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    page = (example_project / ".eventqa" / "report.html").resolve()
+    assert opened.read_text() == page.as_uri()

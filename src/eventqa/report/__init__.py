@@ -14,6 +14,7 @@ from typing import Any
 
 from eventqa.report.data import HISTORY_RUNS, VOLUME_TYPE, build_document
 from eventqa.report.html import render_page
+from eventqa.results.store import ResultStore
 
 __all__ = ["HISTORY_RUNS", "BuiltReport", "ReportSummary", "build_report"]
 
@@ -61,10 +62,10 @@ class BuiltReport:
 
 
 def build_report(
-    store: Any, *, project: str, project_dir: Path, output_dir: Path,
+    store: ResultStore, *, project: str, project_dir: Path, output_dir: Path,
     now: datetime | None = None, history_runs: int = HISTORY_RUNS,
 ) -> BuiltReport:  # fmt: skip
-    """The report of `store` (a `ResultStore`); origin links are relative to `output_dir`."""
+    """The report of `store`; origin links are relative to `output_dir`."""
     recent = store.recent_results(history_runs, VOLUME_TYPE)
     document = build_document(
         recent, project=project, project_dir=project_dir, output_dir=output_dir,
