@@ -323,18 +323,31 @@
   // -- history strips --------------------------------------------------------------------------
   function renderHistory(event) {
     var runs = event.history.runs;
-    var grid = el("div", { class: "history-grid" });
-    grid.appendChild(el("div", { class: "hname event", text: "event", title: event.event }));
-    grid.appendChild(statusStrip(runs, 9, 12));
-    event.history.checks.forEach(function (check) {
-      grid.appendChild(el("div", { class: "hname", text: check.description, title: check.description }));
-      grid.appendChild(statusStrip(runs.map(function (run, i) {
+    var strip = function (check) {
+      return statusStrip(runs.map(function (run, i) {
         return { until: run.until, letter: check.statuses.charAt(i) };
-      }), 9, 12));
-    });
+      }), 9, 12);
+    };
+    var rowsOf = function (checks) {
+      var grid = el("div", { class: "history-grid" });
+      checks.forEach(function (check) {
+        grid.appendChild(el("div", { class: "hname", text: check.description, title: check.description }));
+        grid.appendChild(strip(check));
+      });
+      return grid;
+    };
+    // Checks that never failed nor warned in these runs are folded away: what changed comes first.
+    var eventful = event.history.checks.filter(function (c) { return /[fwe]/.test(c.statuses); });
+    var quiet = event.history.checks.filter(function (c) { return !/[fwe]/.test(c.statuses); });
+    var head = el("div", { class: "history-grid" },
+      el("div", { class: "hname event", text: "event", title: event.event }), statusStrip(runs, 9, 12));
     return el("section", { class: "box history" },
       el("h3", null, "History ", el("span", { class: "count", text: "(last " + runs.length + " run" + (runs.length === 1 ? "" : "s") + ", oldest first)" })),
-      grid,
+      head,
+      eventful.length ? rowsOf(eventful) : null,
+      quiet.length ? el("details", { class: "passing quiet" },
+        el("summary", { text: quiet.length + " check" + (quiet.length === 1 ? "" : "s") + " passed in every run shown" + (eventful.length ? "" : " (all of them)") }),
+        rowsOf(quiet)) : null,
       runs.length > 1 ? el("div", { class: "history-axis", text: "oldest " + when(runs[0].until) + " · newest " + when(runs[runs.length - 1].until) }) : null
     );
   }
