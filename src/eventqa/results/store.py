@@ -270,6 +270,8 @@ class ResultStore:
 
     def migrate(self) -> str:
         """Upgrade the database to the newest schema version; return that revision."""
+        if self._at_head():
+            return SCHEMA_HEAD  # the usual case: no need to import Alembic (a third of a second)
         _quiet_alembic()  # before importing it: it logs on import
         from alembic import command
         from alembic.migration import MigrationContext
@@ -288,6 +290,18 @@ class ResultStore:
                 command.upgrade(config, "head")
             revision = current()
         return str(revision)
+
+    def _at_head(self) -> bool:
+        """Whether the version table already says SCHEMA_HEAD (one read, no Alembic)."""
+        import sqlalchemy as sa
+
+        with self.engine.connect() as connection:
+            if not sa.inspect(connection).has_table(VERSION_TABLE):
+                return False
+            versions = connection.execute(
+                sa.text(f"SELECT version_num FROM {VERSION_TABLE}")
+            ).scalars()
+            return list(versions) == [SCHEMA_HEAD]
 
     def save(self, run: RunResult) -> None:
         """Store a run with every event's and table's checks, atomically."""
@@ -537,11 +551,12 @@ class ResultStore:
         return rows
 
     def recent_results(self, per_event: int, observed_type: str) -> RecentResults:
-        """Each event's last `per_event` runs for the report: four queries, whatever the count.
+        """Each event's last `per_event` runs for the report, in two queries whatever the count.
 
-        Runs are ranked per event (newest window first) by a window function; check rows are
-        reached by their primary key through that ranking, so the cost follows what is shown,
-        not how many runs are stored.
+        Runs are ranked per event (newest window first) by a window function, once; each shown
+        run's checks are reached through the check table's primary key, with their full details
+        only for the newest run (and the observed values of `observed_type` checks), so the cost
+        follows what the page shows, not how many runs are stored.
         """
         import sqlalchemy as sa
 
@@ -565,80 +580,91 @@ class ResultStore:
             .join(runs, runs.c.run_id == events.c.run_id)
             .subquery("ranked")
         )  # fmt: skip
-        shown = ranked.c.rank <= per_event
-        on_ranked = (checks.c.run_id == ranked.c.run_id) & (checks.c.subject == ranked.c.event)
+        newest = ranked.c.rank == 1
+
+        def newest_only(column: Any, also: Any = None) -> Any:
+            keep = newest if also is None else newest | also
+            return sa.case((keep, column), else_=None)
+
+        # Check columns come back as `check_<name>` (the ranked runs have a status and an error).
+        details = [
+            c for c in checks.c if c.name not in ("run_id", "subject", "position", *_CHECK_IDENTITY)
+        ]
+        query = (
+            sa.select(
+                ranked, checks.c.position,
+                *(checks.c[name].label(f"check_{name}") for name in _CHECK_IDENTITY),
+                *(
+                    newest_only(c, checks.c.expectation_type == observed_type
+                                if c.name == "observed_value" else None).label(f"check_{c.name}")
+                    for c in details
+                ),
+            )
+            .select_from(
+                ranked.outerjoin(
+                    checks,
+                    (checks.c.run_id == ranked.c.run_id) & (checks.c.subject == ranked.c.event),
+                )
+            )
+            .where(ranked.c.rank <= per_event)
+            .order_by(ranked.c.event, ranked.c.rank, checks.c.position)
+        )  # fmt: skip
         with self.engine.connect() as connection:
             totals = connection.execute(
                 sa.select(sa.func.count(), sa.func.max(runs.c.stored_at))
             ).one()
-            run_rows = connection.execute(
-                sa.select(ranked).where(shown).order_by(ranked.c.event, ranked.c.rank)
-            ).all()
-            # Every shown check's status, with the observed value of `observed_type` checks only.
-            observed = sa.case(
-                (checks.c.expectation_type == observed_type, checks.c.observed_value), else_=None
-            )
-            status_rows = connection.execute(
-                sa.select(
-                    checks.c.run_id,
-                    checks.c.subject,
-                    checks.c.check_id,
-                    checks.c.check_kind,
-                    checks.c.expectation_type,
-                    checks.c.column_name,
-                    checks.c.description,
-                    checks.c.status,
-                    observed.label("observed"),
-                )
-                .join(ranked, on_ranked)
-                .where(shown)
-            ).all()
-            latest_rows = (
-                connection.execute(
-                    sa.select(checks)
-                    .join(ranked, on_ranked)
-                    .where(ranked.c.rank == 1)
-                    .order_by(checks.c.subject, checks.c.position)
-                )
-                .mappings()
-                .all()
-            )
-        latest: dict[str, list[CheckResult]] = {}
-        for row in latest_rows:
-            latest.setdefault(row["subject"], []).append(_stored_check(row))
-        return RecentResults(
-            runs=[
-                EventRunRow(
-                    run_id=row.run_id, event=row.event, table=row.table_name, owner=row.owner,
-                    status=Status(row.status), row_count=row.row_count, error=row.error,
-                    since=_utc(row.since), until=_utc(row.until), stored_at=_utc(row.stored_at),
-                    newest=row.rank == 1,
-                )
-                for row in run_rows
-            ],
-            statuses=[
+            rows = connection.execute(query).all()
+        found = RecentResults(
+            [], [], {}, [], int(totals[0]), _utc(totals[1]) if totals[1] else None
+        )
+        check_columns = [f"check_{name}" for name in (*_CHECK_IDENTITY, *(c.name for c in details))]
+        for row in rows:
+            if not found.runs or (found.runs[-1].run_id, found.runs[-1].event) != (
+                row.run_id, row.event,
+            ):  # fmt: skip
+                found.runs.append(
+                    EventRunRow(
+                        run_id=row.run_id, event=row.event, table=row.table_name,
+                        owner=row.owner, status=Status(row.status), row_count=row.row_count,
+                        error=row.error, since=_utc(row.since), until=_utc(row.until),
+                        stored_at=_utc(row.stored_at), newest=row.rank == 1,
+                    )
+                )  # fmt: skip
+            if row.position is None:  # a run without checks (it could not run)
+                continue
+            found.statuses.append(
                 CheckStatusRow(
-                    run_id=row.run_id, event=row.subject,
+                    run_id=row.run_id, event=row.event, description=row.check_description,
                     key=check_key(
-                        row.check_id, row.check_kind, row.expectation_type, row.column_name
+                        row.check_check_id, row.check_check_kind, row.check_expectation_type,
+                        row.check_column_name,
                     ),
-                    description=row.description, status=Status(row.status),
+                    status=Status(row.check_status),
                 )
-                for row in status_rows
-            ],
-            latest=latest,
-            observed=[
-                (row.subject, row.run_id, json.loads(row.observed))
-                for row in status_rows
-                if row.expectation_type == observed_type and row.observed is not None
-            ],
-            stored_runs=int(totals[0]),
-            last_stored=_utc(totals[1]) if totals[1] is not None else None,
-        )  # fmt: skip
+            )  # fmt: skip
+            if row.rank == 1:
+                mapping = row._mapping
+                check = {name.removeprefix("check_"): mapping[name] for name in check_columns}
+                found.latest.setdefault(row.event, []).append(_stored_check(check))
+            observed = row.check_observed_value
+            if observed is not None and row.check_expectation_type == observed_type:
+                found.observed.append((row.event, row.run_id, json.loads(observed)))
+        return found
 
     def close(self) -> None:
         """Release the database connections."""
         self.engine.dispose()
+
+
+# Columns of check_results the report reads for every shown run (the rest: newest run only).
+_CHECK_IDENTITY = (
+    "check_id",
+    "check_kind",
+    "expectation_type",
+    "column_name",
+    "description",
+    "status",
+)
 
 
 def _utc(value: datetime) -> datetime:
