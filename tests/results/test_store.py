@@ -140,3 +140,17 @@ def test_recent_results_reads_two_queries_whatever_the_number_of_runs(tmp_path, 
 def test_recent_results_of_an_empty_store(tmp_path):
     recent = ResultStore(f"sqlite:///{tmp_path / 'results.db'}").recent_results(5, "x")
     assert (recent.runs, recent.latest, recent.stored_runs, recent.last_stored) == ([], {}, 0, None)
+
+
+def test_a_store_already_at_the_newest_schema_opens_without_importing_alembic(tmp_path):
+    import subprocess
+    import sys
+
+    url = f"sqlite:///{tmp_path / 'results.db'}"
+    ResultStore(url).close()  # creates and migrates
+    probe = (
+        "import sys\nfrom eventqa.results.store import ResultStore\n"
+        f"print(ResultStore({url!r}).migrate(), 'alembic' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["0005", "False"]
