@@ -278,6 +278,8 @@ def test_the_explanation_says_when_how_many_and_against_what():
     assert document["observed"] == 372
     assert document["kind"] == "drop"
     assert document["band"] == [round(finding.low, 2), round(finding.high, 2)]
+    assert document["band"][0] < document["usual"][0] < 1206 < document["usual"][1]
+    assert document["usual_periods"] == 8
     assert [b["start"] for b in document["buckets"]] == [
         "2026-10-01T14:00:00Z",
         "2026-10-01T15:00:00Z",
@@ -319,3 +321,19 @@ def test_freshness_without_history_is_learning():
 
     assert finding.status == "learning"
     assert finding.last_seen is None
+
+
+def test_a_silence_that_began_in_the_previous_window_is_judged_whole():
+    history = hourly(lambda _: 5.0, 56)
+    for hour in range(-2, 2):  # 22:00 yesterday to 02:00 today: 20 events expected, none came
+        history[NOW + hour * HOUR] = 0
+    today = [NOW, NOW + HOUR]
+
+    yesterday = judge_volume("e", history, [NOW - 2 * HOUR, NOW - HOUR], SETTINGS)
+    whole = judge_volume("e", history, today, SETTINGS)
+    history[NOW - HOUR] = 4
+    since_midnight = judge_volume("e", history, today, SETTINGS)
+
+    # Two empty hours of a 5/h event happen now and then; four in a row do not.
+    assert yesterday.status == since_midnight.status == "passed"
+    assert (whole.status, whole.kind) == ("failed", "stop")

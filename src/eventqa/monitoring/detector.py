@@ -29,8 +29,11 @@ MAD_TO_SD = 1.4826
 #: The relative jitter assumed at least (beyond Poisson noise): a million-a-day event does not
 #: alarm on a 5% wobble that Poisson noise alone would call huge.
 RELATIVE_FLOOR = 0.03
-#: A zero is a "stop" (an error at once) when Poisson noise gives it less than this probability.
-STOP_PROBABILITY = 1e-6
+#: A zero is a "stop" (an error at once) when Poisson noise gives it less than this probability
+#: (an expected count above 11.5 in the empty bucket or run of empty buckets).
+STOP_PROBABILITY = 1e-5
+#: How many empty buckets before the tested ones a run of zeros may reach back to.
+SILENCE_LOOKBACK = 48
 #: Days of recent history whose level scales the seasonal medians.
 LEVEL_DAYS = 7
 #: Typography of explanations: an en dash between bounds, a real minus sign before decreases.
@@ -112,6 +115,10 @@ class VolumeFinding:
     explanation: str
     #: The buckets summed in observed/expected (the anomalous run, or every tested bucket).
     run: list[BucketVerdict] = field(default_factory=list)
+    #: What the same buckets had on the last `usual_periods` weeks (or days), at today's level.
+    usual_low: float = 0.0
+    usual_high: float = 0.0
+    usual_periods: int = 0
 
     def to_json(self) -> dict[str, Any]:
         """The JSON form stored with the run and printed by `--format json`."""
@@ -121,6 +128,8 @@ class VolumeFinding:
             "observed": self.observed,
             "expected": round(self.expected, 2),
             "band": [round(self.low, 2), round(self.high, 2)],
+            "usual": [round(self.usual_low, 2), round(self.usual_high, 2)],
+            "usual_periods": self.usual_periods,
             "buckets": [bucket.to_json() for bucket in self.buckets],
             "anomalous_buckets": [_iso(bucket.start) for bucket in self.run if bucket.anomaly],
             "history_days": round(self.history_days, 2),
@@ -218,6 +227,18 @@ class Baseline:
         n = min(len(past) for past in pasts)
         totals = [sum(past[-i] for past in pasts) for i in range(1, n + 1)]
         return min(totals), max(totals), n
+
+    def cautious(self, start: datetime) -> float:
+        """The expected count lowered by one standard error of its median (square-root scale).
+
+        A median of a few small counts is rough (4, 5 or 7 for a 5/h event): a stop is only
+        called when even this lower figure makes the silence improbable.
+        """
+        slot = self.slots.get(self.slot_of(start))
+        if slot is None:
+            return 0.0
+        error = math.sqrt(math.pi / (2 * slot.points))
+        return _from_root(_root(slot.expected) - error)
 
     def expected(self, start: datetime) -> float:
         """The expected count of the bucket starting at `start` (0 for an unseen slot)."""
@@ -423,7 +444,7 @@ def _jitter(
     low, high = RELATIVE_FLOOR**2, 1.0
     if excess(high) > 0:
         return 1.0
-    for _ in range(12):
+    for _ in range(8):
         middle = math.sqrt(low * high)
         if excess(middle) > 0:
             low = middle
@@ -469,13 +490,13 @@ def judge_volume(
         declared = any(e.overlaps(start, start + settings.bucket) for e in exclusions)
         if not learning and n > 0 and not declared:
             if observed < low and settings.direction != "spike":
-                stop = observed == 0 and math.exp(-expected) < STOP_PROBABILITY
+                stop = observed == 0 and math.exp(-baseline.cautious(start)) < STOP_PROBABILITY
                 anomaly = "stop" if stop else "drop"
             elif observed > high and settings.direction != "drop":
                 anomaly = "spike"
         verdicts.append(BucketVerdict(start, observed, expected, low, high, anomaly))
     if not learning and settings.direction != "spike":
-        verdicts = _silent_runs(verdicts, settings, exclusions)
+        verdicts = _silent_runs(verdicts, history, baseline, exclusions)
 
     if learning:
         observed_total = sum(v.observed for v in verdicts)
@@ -491,25 +512,46 @@ def judge_volume(
 
 
 def _silent_runs(
-    verdicts: list[BucketVerdict], settings: VolumeSettings, exclusions: Sequence[Exclusion]
+    verdicts: list[BucketVerdict],
+    history: Mapping[datetime, int],
+    baseline: Baseline,
+    exclusions: Sequence[Exclusion],
 ) -> list[BucketVerdict]:
     """Mark runs of consecutive empty buckets as a stop when, together, they are too unlikely.
 
     Each hour of a low-volume event may be empty by chance, but 6 empty hours where 30 events
-    were expected have probability exp(-30): P(0) is judged over the whole run of zeros.
+    were expected have probability exp(-30): P(0) is judged over the whole run of zeros,
+    including the empty buckets just before the tested ones (a silence that began in the
+    previous run's window), back to the event's first appearance.
     """
+    step = baseline.settings.bucket
+
+    def declared(start: datetime) -> bool:
+        return any(e.overlaps(start, start + step) for e in exclusions)
+
     runs: list[list[int]] = []
     for index, verdict in enumerate(verdicts):
-        bucket_end = verdict.start + settings.bucket
-        if verdict.observed != 0 or any(e.overlaps(verdict.start, bucket_end) for e in exclusions):
+        if verdict.observed != 0 or declared(verdict.start):
             continue
-        if runs and verdicts[runs[-1][-1]].start + settings.bucket == verdict.start:
+        if runs and verdicts[runs[-1][-1]].start + step == verdict.start:
             runs[-1].append(index)
         else:
             runs.append([index])
+    tested = {verdict.start for verdict in verdicts}
+    seen = [start for start, count in history.items() if count > 0]
+    first_seen = min(seen) if seen else None
     marked = list(verdicts)
     for run in runs:
-        if math.exp(-sum(verdicts[i].expected for i in run)) < STOP_PROBABILITY:
+        expected = sum(baseline.cautious(verdicts[i].start) for i in run)
+        before = verdicts[run[0]].start - step
+        for _ in range(SILENCE_LOOKBACK):
+            if first_seen is None or before < first_seen or before in tested:
+                break
+            if history.get(before, 0) != 0 or declared(before):
+                break
+            expected += baseline.cautious(before)
+            before -= step
+        if math.exp(-expected) < STOP_PROBABILITY:
             for i in run:
                 if verdicts[i].expected > 0:
                     marked[i] = replace(verdicts[i], anomaly="stop")
@@ -525,6 +567,7 @@ def _finding(
     required_days: float,
     explanation: str,
 ) -> VolumeFinding:
+    usual_low, usual_high, periods = baseline.usual([v.start for v in run])
     return VolumeFinding(
         status=status,
         kind=kind,
@@ -537,6 +580,9 @@ def _finding(
         required_days=required_days,
         explanation=explanation,
         run=run,
+        usual_low=usual_low,
+        usual_high=usual_high,
+        usual_periods=periods,
     )
 
 
