@@ -402,7 +402,8 @@ def report_details(series: Series, alerted: set[int]) -> None:
                 f"{START + h * HOUR:%a %m-%d %H:00} rate {series.rate[h]:.1f} "
                 f"counts {list(series.counts[h : h + incident.hours])}"
             )
-    for h in sorted(alerted - incident_hours):
+    near = incident_hours | {h - 1 for h in incident_hours} | {h + 1 for h in incident_hours}
+    for h in sorted(alerted - near):
         print(
             f"  false  {series.name} {series.volume}/{series.shape} at "
             f"{START + h * HOUR:%a %m-%d %H:00} rate {series.rate[h]:.1f} count {series.counts[h]}"

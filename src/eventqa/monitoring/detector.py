@@ -30,8 +30,8 @@ MAD_TO_SD = 1.4826
 #: alarm on a 5% wobble that Poisson noise alone would call huge.
 RELATIVE_FLOOR = 0.03
 #: A zero is a "stop" (an error at once) when Poisson noise gives it less than this probability
-#: (an expected count above 11.5 in the empty bucket or run of empty buckets).
-STOP_PROBABILITY = 1e-5
+#: (an expected count above 9.2 in the empty bucket or run of empty buckets).
+STOP_PROBABILITY = 1e-4
 #: How many empty buckets before the tested ones a run of zeros may reach back to.
 SILENCE_LOOKBACK = 48
 #: Days of recent history whose level scales the seasonal medians.
@@ -50,7 +50,7 @@ class VolumeSettings:
     bucket: timedelta = timedelta(hours=1)
     seasonality: Seasonality = "hour_of_week"
     #: Robust deviations (square-root scale, Poisson noise = 1) that make a bucket anomalous.
-    sensitivity: float = 5.0
+    sensitivity: float = 5.25
     direction: Direction = "both"
     training: timedelta = timedelta(weeks=8)
     #: Below this much usable history an event is "learning" and never alerts.
@@ -178,6 +178,9 @@ class _Slot:
     points: int
     #: The slot's past counts (oldest first), each scaled to today's level.
     past: tuple[float, ...] = ()
+    #: Their trimmed mean (without the highest and lowest from 5 points on): for small counts a
+    #: steadier rate than the median, which is an integer or half of one.
+    mean: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -229,16 +232,16 @@ class Baseline:
         return min(totals), max(totals), n
 
     def cautious(self, start: datetime) -> float:
-        """The expected count lowered by one standard error of its median (square-root scale).
+        """The slot's rate lowered by one standard error (square-root scale), for stops.
 
-        A median of a few small counts is rough (4, 5 or 7 for a 5/h event): a stop is only
-        called when even this lower figure makes the silence improbable.
+        Its trimmed mean rather than the median (a median of small counts is an integer), one
+        standard error lower: a stop is only called when even this figure makes silence
+        improbable.
         """
         slot = self.slots.get(self.slot_of(start))
         if slot is None:
             return 0.0
-        error = math.sqrt(math.pi / (2 * slot.points))
-        return _from_root(_root(slot.expected) - error)
+        return _from_root(_root(slot.mean) - math.sqrt(1 / slot.points))
 
     def expected(self, start: datetime) -> float:
         """The expected count of the bucket starting at `start` (0 for an unseen slot)."""
@@ -266,6 +269,13 @@ def _local_slot(local: datetime, settings: VolumeSettings) -> tuple[int, ...]:
     if settings.seasonality == "hour_of_day":
         return (local.hour, local.minute)
     return ()
+
+
+def _trimmed_mean(values: Sequence[float]) -> float:
+    ordered = sorted(values)
+    if len(ordered) >= 5:
+        ordered = ordered[1:-1]
+    return sum(ordered) / len(ordered)
 
 
 def _mad(values: Sequence[float], center: float) -> float:
@@ -384,6 +394,7 @@ def build_baseline(
             spread=MAD_TO_SD * _mad(roots[slot], median(roots[slot])),
             points=len(values),
             past=tuple(value * level for value in values),
+            mean=_trimmed_mean(values) * level,
         )
     return Baseline(settings, slots, level, history_days, zone, _jitter(roots, medians))
 
