@@ -29,6 +29,8 @@ MAD_TO_SD = 1.4826
 #: The relative jitter assumed at least (beyond Poisson noise): a million-a-day event does not
 #: alarm on a 5% wobble that Poisson noise alone would call huge.
 RELATIVE_FLOOR = 0.03
+#: How many points the event's pooled spread weighs against a slot's own MAD (of its n points).
+SLOT_PRIOR = 16
 #: A zero is a "stop" (an error at once) when Poisson noise gives it less than this probability
 #: (an expected count above 9.2 in the empty bucket or run of empty buckets).
 STOP_PROBABILITY = 1e-4
@@ -50,7 +52,7 @@ class VolumeSettings:
     bucket: timedelta = timedelta(hours=1)
     seasonality: Seasonality = "hour_of_week"
     #: Robust deviations (square-root scale, Poisson noise = 1) that make a bucket anomalous.
-    sensitivity: float = 5.25
+    sensitivity: float = 5.0
     direction: Direction = "both"
     training: timedelta = timedelta(weeks=8)
     #: Below this much usable history an event is "learning" and never alerts.
@@ -194,6 +196,8 @@ class Baseline:
     zone: tzinfo
     #: Relative noise beyond Poisson (day-to-day and hour-to-hour wobble), pooled over slots.
     jitter: float = RELATIVE_FLOOR
+    #: Relative standard error of the level factor (a median of the last 7 days' levels).
+    level_error: float = 0.0
 
     def slot_of(self, start: datetime) -> tuple[int, ...]:
         """The seasonal slot of a bucket: (weekday, hour, minute), (hour, minute) or ()."""
@@ -206,12 +210,16 @@ class Baseline:
             return 0.0, 0.0, 0.0, 0
         expected = slot.expected
         # Poisson noise (1 on this scale) plus the event's relative jitter (at least the
-        # relative floor); a slot whose own MAD says it is noisier widens it, halfway, since
-        # eight points say little; then the uncertainty of a median of n points (pi/2n).
+        # relative floor); a slot whose own MAD says it is noisier widens it, weighed as n
+        # points against the pooled figure's SLOT_PRIOR (eight points say little); then the
+        # uncertainty of a median of n points (pi/2n).
         pooled = math.sqrt(1 + self.jitter**2 * expected)
         own = slot.spread * math.sqrt(self.level)
-        spread = max(pooled, (pooled + own) / 2)
+        n = slot.points
+        spread = max(pooled, math.sqrt((SLOT_PRIOR * pooled**2 + n * own**2) / (SLOT_PRIOR + n)))
         spread *= math.sqrt(1 + math.pi / (2 * slot.points))
+        # The level factor's own error, relative, is a relative error of the expected count.
+        spread = math.hypot(spread, self.level_error * math.sqrt(expected))
         center = 2 * math.sqrt(expected + _ANSCOMBE)
         reach = self.settings.sensitivity * spread
         low = _from_root(center - reach)
@@ -377,6 +385,11 @@ def build_baseline(
     recent = _levels(buckets, day_of, {s: medians[slot_of[s]] for s, _ in buckets})
     recent_days = sorted(recent)[-LEVEL_DAYS:]
     level = median(recent[day] for day in recent_days) if recent_days else 1.0
+    level_error = 0.0
+    if level > 0 and len(recent_days) >= 3:
+        # Standard error of a median of the recent days' levels, relative to it.
+        ratios = [recent[day] / level for day in recent_days]
+        level_error = 1.253 * MAD_TO_SD * _mad(ratios, 1.0) / math.sqrt(len(ratios))
     if level > 0 and len(recent_days) == LEVEL_DAYS:
         # The last 7 days are centred ~4 days before the tested buckets: carry the trend there.
         middle = ordered[0] + (ordered[-1] + settings.bucket - ordered[0]) / 2
@@ -396,7 +409,8 @@ def build_baseline(
             past=tuple(value * level for value in values),
             mean=_trimmed_mean(values) * level,
         )
-    return Baseline(settings, slots, level, history_days, zone, _jitter(roots, medians))
+    jitter = _jitter(roots, medians)
+    return Baseline(settings, slots, level, history_days, zone, jitter, level_error)
 
 
 #: The trend is measured over this many recent days and never taken above 2% a day either way.
