@@ -259,26 +259,32 @@ def test_seasonal_slots_follow_the_settings_time_zone_across_daylight_saving():
 
 
 def test_the_explanation_says_when_how_many_and_against_what():
-    def thursday_afternoon(bucket: datetime) -> float:
-        return 400.0 if bucket.weekday() == 3 and 14 <= bucket.hour < 17 else 50.0
-
-    history = hourly(thursday_afternoon, 56, seed=7)
+    # Thursday 14:00-17:00 had 385-415 an hour on the last 8 Thursdays (median 400), 50 otherwise.
+    weekly = [390, 400, 410, 395, 405, 400, 385, 415]
+    history = {}
+    for hour in range(56 * 24):
+        bucket = NOW - timedelta(days=56) + hour * HOUR
+        busy = bucket.weekday() == 3 and 14 <= bucket.hour < 17
+        history[bucket] = weekly[hour // (7 * 24)] if busy else 50
     tested = [NOW + h * HOUR for h in (14, 15, 16)]
     for bucket, count in zip(tested, (130, 120, 122), strict=True):
         history[bucket] = count
+    for h in range(14):
+        history[NOW + h * HOUR] = 50
 
     finding = judge_volume("bid_placed", history, tested, SETTINGS)
 
     assert (finding.status, finding.kind) == ("failed", "drop")
     assert finding.explanation == (
-        "14:00–17:00 UTC: 372 events, expected 1,206 "  # noqa: RUF001
-        "(usual 1,146–1,252 at these hours on the last 8 Thursdays), −69%"  # noqa: RUF001
+        "14:00–17:00 UTC: 372 events, expected 1,200 "  # noqa: RUF001
+        "(usual 1,155–1,245 at these hours on the last 8 Thursdays), −69%"  # noqa: RUF001
     )
     document = finding.to_json()
     assert document["observed"] == 372
     assert document["kind"] == "drop"
     assert document["band"] == [round(finding.low, 2), round(finding.high, 2)]
-    assert document["band"][0] < document["usual"][0] < 1206 < document["usual"][1]
+    assert document["usual"] == [1155, 1245]
+    assert document["band"][0] < 1155 < 1245 < document["band"][1]
     assert document["usual_periods"] == 8
     assert [b["start"] for b in document["buckets"]] == [
         "2026-10-01T14:00:00Z",

@@ -527,7 +527,7 @@ def judge_volume(
         observed_total = sum(v.observed for v in verdicts)
         text = (
             f"learning: {_days(baseline.history_days)} of {_days(required_days)} days of history"
-            f" ({_number(observed_total)} events in the tested {_plural(len(verdicts), 'bucket')})"
+            f" ({_plural(observed_total, 'event')} in {_plural(len(verdicts), 'tested bucket')})"
         )
         return _finding("learning", None, verdicts, verdicts, baseline, required_days, text)
 
