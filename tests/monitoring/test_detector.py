@@ -343,3 +343,23 @@ def test_a_silence_that_began_in_the_previous_window_is_judged_whole():
     # Two empty hours of a 5/h event happen now and then; four in a row do not.
     assert yesterday.status == since_midnight.status == "passed"
     assert (whole.status, whole.kind) == ("failed", "stop")
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"timezone": "Mars/Olympus"}, "unknown time zone 'Mars/Olympus'"),
+        ({"sensitivity": 0}, "sensitivity must be positive, not 0"),
+        ({"bucket": timedelta(minutes=7)}, "bucket must divide a day evenly, not 0:07:00"),
+        ({"warn_after": 3}, "need 1 <= warn_after <= error_after, not 3 and 2"),
+        (
+            {"min_history": timedelta(weeks=10)},
+            "min_history (70 days) is longer than training (56 days): the event would learn forever",
+        ),
+    ],
+)
+def test_settings_no_judgement_could_use_are_refused(change, message):
+    with pytest.raises(ValueError) as raised:
+        replace(SETTINGS, **change)
+
+    assert str(raised.value) == message

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from statistics import median
 from typing import Any, Literal
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 Seasonality = Literal["hour_of_week", "hour_of_day", "none"]
 Direction = Literal["both", "drop", "spike"]
@@ -63,6 +63,28 @@ class VolumeSettings:
     warn_after: int = 1
     #: Consecutive anomalous buckets for an error (a stop is an error at once).
     error_after: int = 2
+
+    def __post_init__(self) -> None:
+        """Refuse settings no judgement could use (config reports them with their line)."""
+        if self.bucket <= timedelta(0) or timedelta(days=1) % self.bucket:
+            raise ValueError(f"bucket must divide a day evenly, not {self.bucket}")
+        if self.sensitivity <= 0:
+            raise ValueError(f"sensitivity must be positive, not {self.sensitivity}")
+        if self.training < timedelta(days=7) or self.min_history < timedelta(0):
+            raise ValueError("training must be at least 7 days and min_history not negative")
+        if self.min_history > self.training:
+            raise ValueError(
+                f"min_history ({self.min_history.days} days) is longer than training "
+                f"({self.training.days} days): the event would learn forever"
+            )
+        if not 1 <= self.warn_after <= self.error_after:
+            raise ValueError(
+                f"need 1 <= warn_after <= error_after, not {self.warn_after} and {self.error_after}"
+            )
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {self.timezone!r}") from None
 
 
 @dataclass(frozen=True)
