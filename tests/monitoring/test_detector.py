@@ -343,6 +343,8 @@ def test_a_silence_that_began_in_the_previous_window_is_judged_whole():
     # Two empty hours of a 5/h event happen now and then; four in a row do not.
     assert yesterday.status == since_midnight.status == "passed"
     assert (whole.status, whole.kind) == ("failed", "stop")
+    assert whole.explanation.endswith("; silent since Wed 22:00")
+    assert whole.to_json()["buckets"][0]["silent_since"] == "2026-09-30T22:00:00Z"
 
 
 @pytest.mark.parametrize(

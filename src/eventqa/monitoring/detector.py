@@ -110,10 +110,13 @@ class BucketVerdict:
     low: float
     high: float
     anomaly: Anomaly | None
+    #: For a stop whose silence began before the tested buckets: the first empty bucket.
+    silent_since: datetime | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The JSON form stored with the run and printed by `--format json`."""
         return {
+            "silent_since": None if self.silent_since is None else _iso(self.silent_since),
             "start": _iso(self.start),
             "observed": self.observed,
             "expected": round(self.expected, 2),
@@ -597,9 +600,10 @@ def _silent_runs(
             expected += baseline.cautious(before)
             before -= step
         if math.exp(-expected) < STOP_PROBABILITY:
+            since = before + step if before + step < verdicts[run[0]].start else None
             for i in run:
                 if verdicts[i].expected > 0:
-                    marked[i] = replace(verdicts[i], anomaly="stop")
+                    marked[i] = replace(verdicts[i], anomaly="stop", silent_since=since)
     return marked
 
 
@@ -688,6 +692,11 @@ def _explain_volume(run: list[BucketVerdict], baseline: Baseline) -> str:
         text += f" (usual {usual} {_context(run, n, settings, zone)})"
     if expected > 0:
         text += f", {_percent(observed / expected - 1)}"
+    since = run[0].silent_since
+    if since is not None:
+        first, tested = since.astimezone(zone), run[0].start.astimezone(zone)
+        when = f"{first:%H:%M}" if first.date() == tested.date() else f"{first:%a %H:%M}"
+        text += f"; silent since {when}"
     return text
 
 
