@@ -21,6 +21,7 @@ from eventqa.results.models import RunResult, Window
 from eventqa.suites import DerivedSuite, SuiteDiff, derive_suites, diff_suites, write_suites
 
 EXPECTATIONS_DIR = "expectations"
+EXPORTS_DIR = "exports"  # `eventqa export <kind>` writes to exports/<kind>/ unless told where
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,26 @@ class Project:
         return GenerateResult(
             changes, self.suites, self.contracts.diagnostics, self.expectations_dir
         )
+
+    def export(self, kind: str, output: Path | None = None, *, force: bool = False) -> Any:
+        """Write the contracts as a dbt project part (`dbt`) or ODCS documents (`odcs`).
+
+        `output` defaults to `exports/<kind>/` next to checks.yaml. Files edited by hand there
+        are never overwritten without `force` (`export.HandEditedFilesError`, exit 2).
+        """
+        from eventqa.export import write_export
+
+        if kind == "dbt":
+            from eventqa.export.dbt import dbt_files
+            from eventqa.warehouse import dialect_for
+
+            files = dbt_files(self.contracts, self.config, self.suites, dialect_for(self.config))
+        else:
+            from eventqa.export.odcs import odcs_files
+
+            files = odcs_files(self.contracts, self.config, self.suites)
+        directory = output if output is not None else self.directory / EXPORTS_DIR / kind
+        return write_export(directory, kind, files, force=force)
 
     def lint(self, against: str | None = None) -> Any:
         """Lint the contracts; with `against` (a contracts folder or git ref), what breaks too."""
