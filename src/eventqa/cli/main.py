@@ -264,31 +264,38 @@ def export() -> None:
     """Write the contracts for other tools: dbt sources and staging models, ODCS documents."""
 
 
-_EXPORT_OPTIONS = (
-    click.option(
+def _export_options(command: F) -> F:
+    """`--output` and `--force`, shared by every `export` kind."""
+    command = click.option(
+        "--force", is_flag=True, help="Overwrite files edited by hand in the folder."
+    )(command)
+    command = click.option(
         "--output", type=click.Path(path_type=Path, file_okay=False),
         help="The folder to write (default: exports/<kind>/ next to checks.yaml).",
-    ),  # fmt: skip
-    click.option("--force", is_flag=True, help="Overwrite files edited by hand there."),
-)
+    )(command)  # fmt: skip
+    return command
 
 
-def _export_command(kind: str, summary: str) -> None:
-    @export.command(kind, help=summary)
-    @_EXPORT_OPTIONS[0]
-    @_EXPORT_OPTIONS[1]
-    @click.pass_obj
-    @error_handler
-    def command(config_path: Path, output: Path | None, force: bool) -> None:
-        from eventqa.cli.render import print_export
+@export.command("dbt")
+@_export_options
+@click.pass_obj
+@error_handler
+def export_dbt(config_path: Path, output: Path | None, force: bool) -> None:
+    """A dbt source per event and a typed staging view of it, with schema tests."""
+    from eventqa.cli.render import print_export
 
-        print_export(out, _project(config_path).export(kind, output, force=force))
+    print_export(out, _project(config_path).export("dbt", output, force=force))
 
 
-_export_command(
-    "dbt", "A dbt source per event and a typed staging view of it, with schema tests."
-)
-_export_command("odcs", "One Open Data Contract Standard v3 document per event.")
+@export.command("odcs")
+@_export_options
+@click.pass_obj
+@error_handler
+def export_odcs(config_path: Path, output: Path | None, force: bool) -> None:
+    """One Open Data Contract Standard v3 document per event."""
+    from eventqa.cli.render import print_export
+
+    print_export(out, _project(config_path).export("odcs", output, force=force))
 
 
 @cli.group()

@@ -130,9 +130,11 @@ def _source_table(event: EventContract, suite: DerivedSuite, config: Config) -> 
 
 
 def _freshness(event: EventContract, config: Config) -> dict[str, Any] | None:
-    """dbt freshness from the event's `freshness` rule on event_timestamp (the first, if many)."""
+    """The dbt freshness of the event's `freshness` rule on event_timestamp (the first, if many)."""
     settings = config.events.get(event.name)
-    for rule in settings.rules if settings else ():
+    if settings is None:
+        return None
+    for rule in settings.rules:
         spec = rule.spec
         if isinstance(spec, Freshness) and spec.field is None:
             severity = rule.severity or settings.severity or config.defaults.severity
@@ -214,7 +216,7 @@ def _describe(item: Field, path: str, document: bool) -> str:
 
 
 def _add_tests(columns: list[_Column], suite: DerivedSuite, *, omits_defaults: bool) -> None:
-    """dbt tests for the not-null and accepted-values checks of the event's suite."""
+    """The dbt tests for the not-null and accepted-values checks of the event's suite."""
     by_path = {c.path: c for c in columns if not c.document}
     documents = {c.path: c for c in columns if c.document}
     for expectation in suite.suite["expectations"]:

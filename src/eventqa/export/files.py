@@ -49,7 +49,7 @@ class FileState(StrEnum):
 
 
 def file_state(path: Path, kind: str) -> FileState:
-    """Whether `path` is an untouched file of `eventqa export <kind>`, an edited one, or not ours."""
+    """Whether `path` is an untouched file of `eventqa export <kind>`, an edited one, or neither."""
     try:
         with path.open("rb") as file:  # the marker line first: other files are not read whole
             first = file.readline(400).decode("utf-8").removesuffix("\n")
@@ -78,7 +78,10 @@ class ExportResult:
 class HandEditedFilesError(UsageError):
     """The output folder holds files edited by hand where the export would write."""
 
-    hint = "move your changes elsewhere (dbt: a model of your own over the staging model), or pass --force to overwrite them"
+    hint = (
+        "keep changes in files of your own (dbt: a model over the staging model), "
+        "or pass --force to overwrite them"
+    )
 
 
 def write_export(
@@ -101,7 +104,7 @@ def write_export(
     edited = sorted(
         path
         for path, state in states.items()
-        if (path in wanted and state != FileState.GENERATED) or (path in orphans and state == FileState.EDITED)
+        if state == FileState.EDITED or (path in wanted and state == FileState.FOREIGN)
     )
     if edited and not force:
         shown = ", ".join(f"{directory / p}" for p in edited)

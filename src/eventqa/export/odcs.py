@@ -50,11 +50,14 @@ _JSON_LOGICAL = {
     "google.protobuf.Any": "object",
     "google.protobuf.ListValue": "array",
 }
-# Envelope columns: (logical type, DuckDB type, Snowflake type, description).
+# Envelope columns: (name, logical type, DuckDB type, Snowflake type, description).
 _ENVELOPE = (
-    ("event_id", "string", "VARCHAR", "VARCHAR", "The event's id, unique among the events of a window."),
-    ("event_name", "string", "VARCHAR", "VARCHAR", "The event's name: always {event} for this contract."),
-    ("event_timestamp", "timestamp", "TIMESTAMPTZ", "TIMESTAMP_TZ", "When the event happened (UTC)."),
+    ("event_id", "string", "VARCHAR", "VARCHAR",
+     "The event's id, unique among the events of a window."),
+    ("event_name", "string", "VARCHAR", "VARCHAR",
+     "The event's name: always {event} for this contract."),
+    ("event_timestamp", "timestamp", "TIMESTAMPTZ", "TIMESTAMP_TZ",
+     "When the event happened (UTC)."),
 )  # fmt: skip
 
 
@@ -78,7 +81,7 @@ def odcs_document(event: EventContract, suite: DerivedSuite, config: Config) -> 
     meta = suite.suite["meta"]["eventqa"]
     duckdb = isinstance(config.warehouse, DuckDBWarehouse)
     where = f"event_name = '{event.name}'"
-    properties = [
+    properties: list[dict[str, Any]] = [
         {
             "name": name,
             "logicalType": logical,
@@ -94,8 +97,7 @@ def odcs_document(event: EventContract, suite: DerivedSuite, config: Config) -> 
         "logicalType": "object",
         "physicalType": "JSON" if duckdb else "VARIANT",
         "required": True,
-        "description": f"The event's payload: {event.message} as JSON "
-        f"({_encoding(config)}).",
+        "description": f"The event's payload: {event.message} as JSON ({_encoding(config)}).",
         "properties": [_property(f, f.name, sensitive) for f in event.fields],
     }
     properties.append(payload)
@@ -157,11 +159,15 @@ def odcs_document(event: EventContract, suite: DerivedSuite, config: Config) -> 
 
 def _encoding(config: Config) -> str:
     payload = config.payload
-    numbers = "64-bit integers as strings" if payload.int64_encoding == "string" else (
-        "64-bit integers as numbers"
+    numbers = (
+        "64-bit integers as strings"
+        if payload.int64_encoding == "string"
+        else ("64-bit integers as numbers")
     )
-    defaults = "fields holding their default value omitted" if payload.omits_defaults else (
-        "every declared plain field present"
+    defaults = (
+        "fields holding their default value omitted"
+        if payload.omits_defaults
+        else ("every declared plain field present")
     )
     return f"proto field names as keys, enums by name, {numbers}, {defaults}"
 
@@ -215,7 +221,11 @@ def _property(item: Field, path: str, sensitive: set[str]) -> dict[str, Any]:
         prop["description"] = item.description
     if field_column(path) in sensitive or item.sensitive:
         prop["classification"] = "restricted"
-    return prop
+    # What a reader looks for first, then what is nested.
+    nested = ("enum", "properties", "items", "map")
+    return {k: v for k, v in prop.items() if k not in nested} | {
+        k: prop[k] for k in nested if k in prop
+    }
 
 
 def _value(item: Field, path: str, sensitive: set[str]) -> dict[str, Any]:
@@ -270,7 +280,9 @@ def _quality(
     """checks.yaml's rules: property-level ones attached to their property, the rest returned."""
     settings = config.events.get(event.name)
     rules = settings.rules if settings else ()
-    expectations = [e for e in suite.suite["expectations"] if e["meta"]["check"].startswith("rule:")]
+    expectations = [
+        e for e in suite.suite["expectations"] if e["meta"]["check"].startswith("rule:")
+    ]
     table_level = []
     for rule, expectation in zip(rules, expectations, strict=True):
         quality, target = _rule_quality(rule, expectation)

@@ -25,6 +25,8 @@ def dump_yaml(data: Any) -> str:
 
 def jinja_literal(text: str) -> str:
     """`text` as dbt renders it: wrapped in `{% raw %}` when it holds Jinja delimiters."""
-    if any(mark in text for mark in _JINJA):
-        return "{% raw %}" + text.replace("{% endraw %}", "{% endraw %}{{ '{% endraw %}' }}{% raw %}") + "{% endraw %}"
-    return text
+    if not any(mark in text for mark in _JINJA):
+        return text
+    # An `{% endraw %}` in the text ends the raw block: print that one as a Jinja string.
+    escaped = text.replace("{% endraw %}", "{% endraw %}{{ '{% endraw %}' }}{% raw %}")
+    return "{% raw %}" + escaped + "{% endraw %}"
