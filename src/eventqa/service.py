@@ -11,12 +11,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from eventqa.config import Config, load_config
 from eventqa.contracts import ContractSet, load_contracts
 from eventqa.contracts.model import Diagnostic
 from eventqa.errors import Location, StaleSuitesError
+from eventqa.export import ExportResult
 from eventqa.results.models import RunResult, Window
 from eventqa.suites import DerivedSuite, SuiteDiff, derive_suites, diff_suites, write_suites
 
@@ -112,7 +113,9 @@ class Project:
             changes, self.suites, self.contracts.diagnostics, self.expectations_dir
         )
 
-    def export(self, kind: str, output: Path | None = None, *, force: bool = False) -> Any:
+    def export(
+        self, kind: Literal["dbt", "odcs"], output: Path | None = None, *, force: bool = False
+    ) -> ExportResult:
         """Write the contracts as a dbt project part (`dbt`) or ODCS documents (`odcs`).
 
         `output` defaults to `exports/<kind>/` next to checks.yaml. Files edited by hand there
@@ -125,10 +128,14 @@ class Project:
             from eventqa.warehouse import dialect_for
 
             files = dbt_files(self.contracts, self.config, self.suites, dialect_for(self.config))
-        else:
+        elif kind == "odcs":
             from eventqa.export.odcs import odcs_files
 
             files = odcs_files(self.contracts, self.config, self.suites)
+        else:
+            from eventqa.errors import UsageError
+
+            raise UsageError(f"unknown export {kind!r}; choose dbt or odcs")
         directory = output if output is not None else self.directory / EXPORTS_DIR / kind
         return write_export(directory, kind, files, force=force)
 
