@@ -113,7 +113,9 @@ def test_nested_repeated_and_map_fields_and_every_kind_of_rule(documents):
     kinds = {q["name"].split(".")[1]: q for q in follows["quality"]}
     assert set(kinds) == {"compare", "unique", "row_count", "freshness"}
     assert kinds["row_count"]["mustBeGreaterOrEqualTo"] == 1
-    assert kinds["unique"]["arguments"] == {"properties": ["follower_id", "followee_id"]}
+    assert kinds["unique"]["arguments"] == {
+        "properties": ["payload.follower_id", "payload.followee_id"]
+    }
     assert kinds["unique"]["severity"] == "warning"
     assert kinds["compare"]["implementation"]["type"] == "unexpected_rows_expectation"
     follower = prop(follows["properties"], "payload.follower_id")

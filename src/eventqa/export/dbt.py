@@ -251,8 +251,8 @@ def _model_sql(
 ) -> str:
     """The staging view: the projection's row relation of the event, columns renamed."""
     projection = Projection(suite.suite, dialect)
-    typed = {c.path for c in columns if not c.document} - {"event_id", "event_name"}
-    typed.discard("event_timestamp")
+    envelope = {"event_id", "event_name", "event_timestamp"}  # the projection carries these
+    typed = {c.path for c in columns if not c.document} - envelope
     relation = Relation("", "", columns=typed)
     documents = {quote_identifier(f"{c.path}:json"): c.path for c in columns if c.document}
     source = dialect.source(

@@ -328,7 +328,8 @@ def _rule_quality(rule: Rule, expectation: dict[str, Any]) -> tuple[dict[str, An
         unique["metric"] = "duplicateValues"
         if len(spec.fields) == 1:
             return {**unique, "mustBe": 0}, spec.fields[0]
-        return {**unique, "arguments": {"properties": list(spec.fields)}, "mustBe": 0}, None
+        together = [f"payload.{field}" for field in spec.fields]  # property paths
+        return {**unique, "arguments": {"properties": together}, "mustBe": 0}, None
     if isinstance(spec, RowCount):
         count = {**common, "type": "library", "dimension": "completeness", "metric": "rowCount"}
         if spec.min is not None and spec.max is not None and spec.min != spec.max:
