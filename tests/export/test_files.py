@@ -33,7 +33,7 @@ def test_changed_content_is_rewritten_and_files_no_longer_exported_are_removed(t
     result = write_export(tmp_path, "dbt", changed)
     assert result.written == ["sources.yml"] and result.removed == ["nested/b.yml"]
     assert "sources: []" in (tmp_path / "sources.yml").read_text()
-    assert not (tmp_path / "nested" / "b.yml").exists()
+    assert not (tmp_path / "nested").exists()
 
 
 def test_hand_edits_are_refused_by_name_and_overwritten_only_with_force(tmp_path):

@@ -124,6 +124,9 @@ def write_export(
         for path in orphans:
             (directory / path).unlink()
             result.removed.append(path)
+            folder = (directory / path).parent
+            if folder != directory and not any(folder.iterdir()):
+                folder.rmdir()  # e.g. the ODCS folder of a table that has no events left
     except OSError as error:
         raise UsageError(
             f"cannot write {error.filename or directory}: {error.strerror or error}",
