@@ -130,9 +130,11 @@ def test_jinja_in_a_contract_description_is_not_run_by_dbt(make_project):
 # -- dbt itself ---------------------------------------------------------------------------------
 
 
-def dbt_build(project_dir: Path) -> dict[str, tuple[str, int]]:
+def dbt_build(project_dir: Path, monkeypatch) -> dict[str, tuple[str, int]]:
     """`dbt build` in-process; each node's status and failure count, by node name."""
     from dbt.cli.main import dbtRunner
+
+    monkeypatch.chdir(project_dir)  # dbt moves into the project: pytest moves back after
 
     result = dbtRunner().invoke(
         ["build", "--project-dir", str(project_dir), "--profiles-dir", str(project_dir),
@@ -152,7 +154,7 @@ def dbt_build(project_dir: Path) -> dict[str, tuple[str, int]]:
 @pytest.mark.duckdb
 @pytest.mark.slow
 def test_dbt_builds_the_views_over_the_demo_and_its_tests_catch_the_planted_defects(
-    example_project, tmp_path
+    example_project, tmp_path, monkeypatch
 ):
     project = Project(example_project / "checks.yaml")
     warehouse = project.demo(rows=20000).path
@@ -171,7 +173,7 @@ def test_dbt_builds_the_views_over_the_demo_and_its_tests_catch_the_planted_defe
               threads: 1
     """))  # fmt: skip
 
-    nodes = dbt_build(dbt_dir)
+    nodes = dbt_build(dbt_dir, monkeypatch)
 
     models = {name: status for name, (status, _) in nodes.items() if name.startswith("stg_")}
     assert len(models) == 13 and set(models.values()) == {"success"}
