@@ -1,4 +1,7 @@
-"""The dbt staging views in Snowflake's dialect read the same values as DuckDB's (fakesnow)."""
+"""`eventqa export dbt` staging views in Snowflake's dialect read the values DuckDB's do.
+
+Here beside the other emulator tests: fakesnow's server can start once per process.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.warehouse.conftest import connect, fakesnow_server, twin_warehouses  # noqa: F401
+from tests.warehouse.conftest import connect
 
 pytestmark = pytest.mark.snowflake
 
@@ -40,7 +43,7 @@ def same(left, right) -> bool:
     return left == right or (left is not None and right is not None and int(left) == int(right))
 
 
-def test_snowflake_staging_views_agree_with_duckdb(twin_warehouses, fakesnow_server, tmp_path):  # noqa: F811
+def test_snowflake_staging_views_agree_with_duckdb(twin_warehouses, fakesnow_server, tmp_path):
     duck, snow, _ = twin_warehouses
     duck.export("dbt", tmp_path / "duck")
     snow.export("dbt", tmp_path / "snow")
