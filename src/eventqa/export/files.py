@@ -79,8 +79,8 @@ class HandEditedFilesError(UsageError):
     """The output folder holds files edited by hand where the export would write."""
 
     hint = (
-        "keep changes in files of your own (dbt: a model over the staging model), "
-        "or pass --force to overwrite them"
+        "keep your changes in files of your own beside the generated ones (dbt: a model over "
+        "the staging model), or pass --force to overwrite them"
     )
 
 
