@@ -31,8 +31,9 @@ format: install ## Apply ruff's fixes and formatting
 generate: install ## Regenerate expectations/ from contracts/ and checks.yaml
 	$(BIN)/eventqa generate
 
-golden: install ## Regenerate the golden suites of tests/suites/golden (review the diff)
+golden: install ## Regenerate the golden suites and Slack messages (review the diff)
 	$(BIN)/eventqa --config tests/suites/golden/checks.yaml generate
+	EVENTQA_UPDATE_GOLDEN=1 $(BIN)/python -m pytest -q -p no:cacheprovider tests/alerting/test_blocks.py
 
 bench: install ## Time eventqa against hand-written scans, print issue #10 targets (1M, 20M rows)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)

@@ -1,6 +1,6 @@
 """Benchmark eventqa against hand-written single scans, with the targets of issue #10.
 
-    python bench/run.py [--sizes 1M,20M] [--case all|one|many|demo] [--repeat 3] [--warmup 1]
+    python bench/run.py [--sizes 1M,20M] [--case all|one|many|demo|report] [--repeat 3] [--warmup 1]
 
 (`make bench` runs it with the defaults.)
 
@@ -13,6 +13,7 @@ RSS of the process tree (the largest process, from the kernel's accounting of ea
         in all (`many_events.py`), against one hand-written query per table scanning its window
         once (`many_scan.py`).
 - demo: `eventqa run --event user_followed_user` and `eventqa generate` on `eventqa demo`'s warehouse.
+- report: `eventqa report` over a results store of 5,000 runs (`report.py`, its own figures).
 
 Warehouses are cached under --cache, keyed by case, size, seed and the builders' source, so a second
 run skips the build. When eventqa's JSON output reports how many SQL statements it sent (a key named
@@ -321,7 +322,7 @@ def report(rows: list[Row]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1M,20M", help="rows per warehouse, e.g. 100k,1M,20M")
-    parser.add_argument("--case", choices=("all", "one", "many", "demo"), default="all")
+    parser.add_argument("--case", choices=("all", "one", "many", "demo", "report"), default="all")
     parser.add_argument("--repeat", type=int, default=3, help="counted runs per command")
     parser.add_argument("--warmup", type=int, default=1, help="uncounted runs first")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds per run")
@@ -343,7 +344,12 @@ def main() -> None:
         if args.case in ("all", "demo"):
             print("demo warehouse", flush=True)
             rows += bench_demo(work, args)
-    report(rows)
+    if rows:
+        report(rows)
+    if args.case in ("all", "report"):
+        print("\nreport from 5,000 stored runs", flush=True)
+        command = [PYTHON, str(BENCH / "report.py"), "--cache", str(args.cache)]
+        subprocess.run([*command, "--repeat", str(args.repeat)], check=False)
     print(f"\nbench took {time.perf_counter() - started:.0f} s")
 
 

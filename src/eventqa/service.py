@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from eventqa.config import Config, load_config
 from eventqa.contracts import ContractSet, load_contracts
@@ -21,7 +21,12 @@ from eventqa.export import ExportResult
 from eventqa.results.models import RunResult, Window
 from eventqa.suites import DerivedSuite, SuiteDiff, derive_suites, diff_suites, write_suites
 
+if TYPE_CHECKING:
+    from eventqa.report import ReportSummary
+
 EXPECTATIONS_DIR = "expectations"
+# `eventqa report` writes here, relative to checks.yaml, unless told otherwise.
+REPORT_FILE = Path(".eventqa/report.html")
 EXPORTS_DIR = "exports"  # `eventqa export <kind>` writes to exports/<kind>/ unless told where
 
 
@@ -368,6 +373,31 @@ class Project:
             **message.payload(),
             "replies": [reply.payload() for reply in message.replies],
         }
+
+    def report(self, output: Path | None = None) -> ReportSummary:
+        """Write the HTML report of the results store; return its `ReportSummary`.
+
+        `output` defaults to `.eventqa/report.html` next to checks.yaml. An empty store still
+        gets a page, saying there is nothing to show yet.
+        """
+        from eventqa.errors import EventQAError
+        from eventqa.report import build_report
+
+        path = output if output is not None else self.directory / REPORT_FILE
+        store = self.result_store()
+        try:
+            built = build_report(
+                store, project=self.directory.resolve().name, project_dir=self.directory,
+                output_dir=path.absolute().parent,
+            )  # fmt: skip
+        finally:
+            store.close()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(built.html, encoding="utf-8")
+        except OSError as error:
+            raise EventQAError(f"cannot write the report to {path}: {error.strerror}") from None
+        return built.summary(path)
 
     # Waits before the 2nd and 3rd attempts when the warehouse reports a transient error.
     retry_delays: tuple[float, ...] = (2.0, 8.0)

@@ -1,6 +1,6 @@
 """Block Kit rendering is a pure function of a result: golden-tested.
 
-Regenerate with `EVENTQA_UPDATE_GOLDEN=1 pytest tests/alerting/test_blocks.py` and review the diff.
+Regenerate with `make golden` (it sets EVENTQA_UPDATE_GOLDEN=1 for this file) and review the diff.
 """
 
 from __future__ import annotations
@@ -56,6 +56,51 @@ def test_failure_message_golden():
         {"user_followed_user": {"no-self-follow": "WITH p AS (SELECT 1)\nSELECT * FROM p"}},
     )
     compare("failure", {"text": message.text, "blocks": message.blocks})
+
+
+REPORT_URL = "https://data.example.com/eventqa/report.html"
+
+
+def test_failure_message_links_the_report_at_the_event_when_report_url_is_set_golden():
+    failing = event(
+        "user_followed_user", "Foundations", BROKEN,
+        check("nobody follows themselves", Status.FAILED, origin="checks.yaml:47",
+              check_id="no-self-follow"),
+    )  # fmt: skip
+    message = failure_message(
+        "Foundations", [(failing, "broke its contract")], run("r1"), {}, REPORT_URL
+    )
+    compare("failure_report_link", {"text": message.text, "blocks": message.blocks})
+    assert message.blocks[-1]["elements"][0]["text"] == (
+        f":bar_chart: <{REPORT_URL}#event=user_followed_user|Open the report>"
+    )
+
+
+def test_a_message_about_many_events_links_the_report_itself_and_keeps_the_link_last():
+    many = [
+        (event(f"event_{n}", "Foundations", BROKEN, check("a is valid", Status.FAILED)), "new")
+        for n in range(5)
+    ]
+    message = failure_message("Foundations", many, run("r1"), {}, REPORT_URL)
+    assert (
+        message.blocks[-1]["elements"][0]["text"] == f":bar_chart: <{REPORT_URL}|Open the report>"
+    )
+    table = TableResult(table="backend__events", status=Status.FAILED,
+                        checks=[check("names are declared", Status.FAILED)] * 60)  # fmt: skip
+    long = table_message(table, "broke its contract", run("r1"), REPORT_URL)
+    assert len(long.blocks) <= MAX_BLOCKS and "Open the report" in json.dumps(long.blocks[-1])
+    digest = digest_message([event("e", "Foundations", FINE)], run("r1"), REPORT_URL)
+    assert "Open the report" in json.dumps(digest.blocks[-1])
+
+
+def test_messages_link_no_report_when_report_url_is_not_set():
+    failing = event("user_followed_user", "Foundations", BROKEN)
+    messages = [
+        failure_message("Foundations", [(failing, "broke its contract")], run("r1"), {}),
+        digest_message([failing], run("r1")),
+    ]
+    for message in messages:
+        assert "Open the report" not in json.dumps(message.blocks)
 
 
 def test_resolved_message_golden():

@@ -111,6 +111,24 @@ def test_routing_by_owner_override_and_fallback(setup, slack):
     assert store.pending() == []
 
 
+def test_with_report_url_set_the_delivered_alert_links_the_report(tmp_path, slack, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    checks = CHECKS.replace(
+        "  remind_after: 24h\n",
+        "  remind_after: 24h\n  report_url: https://ci.example.com/r.html\n",
+    )
+    (tmp_path / "checks.yaml").write_text(checks)
+    store = ResultStore(f"sqlite:///{tmp_path / 'results.db'}")
+    notifier = SlackNotifier("xoxb-test", base_url=slack.url, retries=2)
+    Alerter(load_config(Path("checks.yaml")), store, notifier).after_run(
+        run("r1", event("user_followed_user", "Foundations", BROKEN)), NOW
+    )
+    (message,) = slack.messages
+    assert message["blocks"][-1]["elements"][0]["text"] == (
+        ":bar_chart: <https://ci.example.com/r.html#event=user_followed_user|Open the report>"
+    )
+
+
 def test_message_has_what_broke_how_badly_and_how_to_reproduce(setup, slack):
     alerter, _ = setup
     alerter.after_run(run("r1", event("user_followed_user", "Foundations", BROKEN)), NOW)

@@ -291,3 +291,17 @@ def test_a_results_url_no_driver_loads_is_a_config_error(tmp_path, url, problem)
 def test_a_loadable_results_url_is_kept(tmp_path):
     config = load_config(write(tmp_path, "results: {url: 'sqlite:///elsewhere/r.db'}\n"))
     assert config.results.url == "sqlite:///elsewhere/r.db"
+
+
+@pytest.mark.parametrize(
+    "url", ["not a url", "ftp://x/report.html", "https://x/a b", "https://x/r|y"]
+)
+def test_a_report_url_slack_cannot_link_is_a_config_error(tmp_path, url):
+    message = error_for(tmp_path, f"alerts:\n  fallback_channel: '#x'\n  report_url: '{url}'\n")
+    assert message.startswith("checks.yaml:3: alerts.report_url: "), message
+    assert "is not an http:// or https:// URL" in message
+
+
+def test_a_report_url_is_kept(tmp_path):
+    config = load_config(write(tmp_path, "alerts: {report_url: 'https://ci.example.com/r.html'}\n"))
+    assert config.alerts.report_url == "https://ci.example.com/r.html"

@@ -99,3 +99,58 @@ def test_passwords_never_appear_in_errors():
     with pytest.raises(ResultStoreError) as error:
         ResultStore("postgresql://eventqa:hunter2@127.0.0.1:1/results")
     assert "hunter2" not in str(error.value)
+
+
+def test_reproduction_sql_is_stored_with_its_check(tmp_path):
+    store = ResultStore(f"sqlite:///{tmp_path / 'results.db'}")
+    run = a_run("r1", UNTIL, Status.FAILED)
+    failing = run.events[0].checks[0].model_copy(update={"reproduction_sql": "SELECT 1\nFROM w"})
+    event = run.events[0].model_copy(update={"checks": [failing, run.events[0].checks[1]]})
+    store.save(run.model_copy(update={"events": [event]}))
+    loaded = store.load_run("r1").events[0].checks
+    assert [c.reproduction_sql for c in loaded] == ["SELECT 1\nFROM w", None]
+
+
+def statements_sent(store: ResultStore) -> list[str]:
+    sent: list[str] = []
+    sa.event.listen(store.engine, "before_cursor_execute", lambda *args: sent.append(args[2]))
+    return sent
+
+
+@pytest.mark.parametrize("stored", [3, 40])
+def test_recent_results_reads_two_queries_whatever_the_number_of_runs(tmp_path, stored):
+    store = ResultStore(f"sqlite:///{tmp_path / 'results.db'}")
+    for n in range(stored):
+        status = Status.FAILED if n % 2 else Status.PASSED
+        store.save(a_run(f"r{n:03}", UNTIL - timedelta(hours=stored - n), status))
+    sent = statements_sent(store)
+    recent = store.recent_results(per_event=10, observed_type="expect_column_values_to_not_be_null")
+    assert len(sent) == 2
+    shown = min(stored, 10)
+    # Newest first, capped per event; `newest` marks the latest run.
+    assert [r.run_id for r in recent.runs] == [f"r{n:03}" for n in range(stored)][::-1][:shown]
+    assert [r.newest for r in recent.runs] == [True] + [False] * (shown - 1)
+    assert len(recent.statuses) == 2 * shown  # two checks per run; table-level checks not shown
+    assert {s.key for s in recent.statuses} == {"a-valid", "b-valid"}
+    assert [c.check_id for c in recent.latest["thing_happened"]] == ["a-valid", "b-valid"]
+    assert len(recent.observed) == 2 * shown
+    assert recent.stored_runs == stored and recent.last_stored is not None
+
+
+def test_recent_results_of_an_empty_store(tmp_path):
+    recent = ResultStore(f"sqlite:///{tmp_path / 'results.db'}").recent_results(5, "x")
+    assert (recent.runs, recent.latest, recent.stored_runs, recent.last_stored) == ([], {}, 0, None)
+
+
+def test_a_store_already_at_the_newest_schema_opens_without_importing_alembic(tmp_path):
+    import subprocess
+    import sys
+
+    url = f"sqlite:///{tmp_path / 'results.db'}"
+    ResultStore(url).close()  # creates and migrates
+    probe = (
+        "import sys\nfrom eventqa.results.store import ResultStore\n"
+        f"print(ResultStore({url!r}).migrate(), 'alembic' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["0005", "False"]

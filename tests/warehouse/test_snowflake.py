@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 import pytest
 
@@ -161,3 +161,48 @@ def test_statements_per_run_on_snowflake_do_not_grow_with_events(twin_warehouses
     # Every event in one statement, then one for samples, one for undeclared names if any.
     assert 1 <= len(sent) <= 3, [s[:80] for s in sent]
     assert sent[0].count("UNION ALL") >= 7
+
+
+def _counts(project, since, until):
+    """Events per name and hour, counted by the run's own table statement."""
+    from eventqa.execution.runner import run_tables
+    from eventqa.results.models import Window
+    from eventqa.warehouse import open_warehouse
+
+    warehouse = open_warehouse(project.config)
+    jobs = project.catalog.load_jobs(Selection(table="backend__events"))
+    connection = warehouse.connect()
+    try:
+        run = run_tables(
+            warehouse, connection, "backend__events", jobs, None,
+            Window(since=since, until=until), bucket=timedelta(hours=1),
+        )  # fmt: skip
+    finally:
+        warehouse.close(connection)
+    return run
+
+
+def test_counts_per_event_and_hour_agree_between_warehouses(twin_warehouses):
+    import duckdb
+
+    duck, snow, until = twin_warehouses
+    since = until - timedelta(days=2)
+    on_duckdb, on_snowflake = _counts(duck, since, until), _counts(snow, since, until)
+    path = duck.directory / ".eventqa" / "warehouse.duckdb"
+    with duckdb.connect(str(path), read_only=True) as connection:
+        expected = connection.execute(
+            "SELECT event_name, date_trunc('hour', event_timestamp AT TIME ZONE 'UTC'), COUNT(*),"
+            " MAX(event_timestamp) FROM backend__events"
+            " WHERE event_timestamp >= ? AND event_timestamp < ? GROUP BY ALL",
+            [since, until],
+        ).fetchall()
+    by_name: dict[str, dict] = {}
+    for name, hour, count, _ in expected:
+        by_name.setdefault(name, {})[hour.replace(tzinfo=UTC)] = count
+    assert on_duckdb.counts == by_name and on_snowflake.counts == by_name
+    assert sum(map(sum, (c.values() for c in by_name.values()))) > 300
+    newest = {name: latest.astimezone(UTC) for name, _, _, latest in expected}
+    for name, latest in on_duckdb.newest.items():
+        assert latest == max(v for n, _, _, v in expected if n == name).astimezone(UTC)
+        assert on_snowflake.newest[name] == latest
+    assert set(on_duckdb.newest) == set(newest)

@@ -97,7 +97,9 @@ class Alerter:
             alert_id = f"{run.run_id}:{channel}:{owner or 'unowned'}"
             events = [(event, label) for event, label, _ in found]
             repro = {event.event: self.repro(event, run) for event, _ in events}
-            message = failure_message(owner or channel, events, run, repro)
+            message = failure_message(
+                owner or channel, events, run, repro, self.config.alerts.report_url
+            )
             states = {e.event: {**state, "thread_alert_id": alert_id} for e, _, state in found}
             self._record(alert_id, channel, "failure", message, states)
 
@@ -121,7 +123,7 @@ class Alerter:
                 if decided:
                     label, state = decided
                     alert_id = f"{run.run_id}:{key}"
-                    message = table_message(table, label, run)
+                    message = table_message(table, label, run, self.config.alerts.report_url)
                     self._record(
                         alert_id, channel, "failure", message,
                         {key: {**state, "thread_alert_id": alert_id}},
@@ -181,7 +183,8 @@ class Alerter:
             last = state["last_alerted_at"] if state else None
             if last is None or now - last >= self.config.alerts.remind_after:
                 self._record(
-                    f"{run.run_id}:{key}", channel, "digest", digest_message(events, run),
+                    f"{run.run_id}:{key}", channel, "digest",
+                    digest_message(events, run, self.config.alerts.report_url),
                     {key: {"status": "sent", "channel": channel, "last_alerted_at": now}},
                 )  # fmt: skip
 
@@ -189,9 +192,11 @@ class Alerter:
         """What the event's run says in Slack: its failure, its warnings digest, or "passes"."""
         if any(c.status in self._alerting() for c in event.checks):
             repro = {event.event: self.repro(event, run)}
-            return failure_message(event.owner or "unknown", [(event, NEW)], run, repro)
+            return failure_message(
+                event.owner or "unknown", [(event, NEW)], run, repro, self.config.alerts.report_url
+            )
         if any(c.status == Status.WARNED for c in event.checks):
-            return digest_message([event], run)
+            return digest_message([event], run, self.config.alerts.report_url)
         return passing_message(event, run)
 
     def outage(

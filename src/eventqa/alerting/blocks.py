@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 from eventqa.results.models import CheckResult, EventResult, RunResult, Status, TableResult
 
@@ -70,13 +71,32 @@ def _empty(block: dict[str, Any]) -> bool:
     )
 
 
-def limit_blocks(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The non-empty blocks, at most MAX_BLOCKS, the last saying how many were left out."""
+def limit_blocks(
+    blocks: list[dict[str, Any]], footer: list[dict[str, Any]] | None = None
+) -> list[dict[str, Any]]:
+    """The non-empty blocks, at most MAX_BLOCKS, the last saying how many were left out.
+
+    `footer` blocks (the report link) come last and are never the ones left out.
+    """
+    footer = footer or []
+    room = MAX_BLOCKS - len(footer)
     blocks = [block for block in blocks if not _empty(block)]
-    if len(blocks) <= MAX_BLOCKS:
-        return blocks
-    kept = blocks[: MAX_BLOCKS - 1]
-    return [*kept, context(f"… and {len(blocks) - len(kept)} more blocks")]
+    if len(blocks) <= room:
+        return [*blocks, *footer]
+    kept = blocks[: room - 1]
+    return [*kept, context(f"… and {len(blocks) - len(kept)} more blocks"), *footer]
+
+
+def report_link(report_url: str | None, event: str | None = None) -> list[dict[str, Any]]:
+    """A link to `eventqa report`'s page when `alerts.report_url` is set, at the event if one.
+
+    The URL was validated with the config (http(s), none of Slack's link delimiters).
+    """
+    if not report_url:
+        return []
+    if event is not None and "#" not in report_url:
+        report_url = f"{report_url}#event={quote(event)}"
+    return [context(f":bar_chart: <{report_url}|Open the report>")]
 
 
 @dataclass(frozen=True)
@@ -187,12 +207,14 @@ def _headline(team: str, labels: list[str]) -> str:
 
 def failure_message(
     team: str, events: list[tuple[EventResult, str]], run: RunResult,
-    repro: dict[str, dict[str, str]],
+    repro: dict[str, dict[str, str]], report_url: str | None = None,
 ) -> Message:  # fmt: skip
     """One message per team per run; with many events, a summary here and details in the thread.
 
-    `repro` holds each event's failing-rows SQL keyed by check (`CheckResult.key`).
+    `repro` holds each event's failing-rows SQL keyed by check (`CheckResult.key`); with
+    `report_url`, the message ends with a link to the report (at the event when there is one).
     """
+    link = report_link(report_url, events[0][0].event if len(events) == 1 else None)
     names = ", ".join(e.event for e, _ in events)
     text = f"{_headline(team, [label for _, label in events])} ({names})"
     header = {
@@ -206,7 +228,7 @@ def failure_message(
                 *event_blocks(event, run, repro.get(event.event), label),
                 {"type": "divider"},
             ]
-        return Message(text, limit_blocks(blocks[:-1]))
+        return Message(text, limit_blocks(blocks[:-1], link))
     summary = "\n".join(
         f"{_ICON.get(e.status, '')} *{escape(e.event)}* {label} — "
         f"{len(failing_checks(e.checks))} failing checks"
@@ -221,13 +243,15 @@ def failure_message(
     return Message(
         text,
         limit_blocks(
-            [header, section(summary), context(f"{_window(run)} · details in the thread")]
+            [header, section(summary), context(f"{_window(run)} · details in the thread")], link
         ),
         replies,
     )
 
 
-def table_message(table: TableResult, label: str, run: RunResult) -> Message:
+def table_message(
+    table: TableResult, label: str, run: RunResult, report_url: str | None = None
+) -> Message:
     """Table-level findings (event names no contract declares) for whoever watches the table."""
     failing = failing_checks(table.checks)
     text = f"table {table.table} {label}: {len(failing)} table-level finding" + (
@@ -241,7 +265,7 @@ def table_message(table: TableResult, label: str, run: RunResult) -> Message:
                 f"{len(failing)} of {len(table.checks)} table-level checks\n{_window(run)}"
             ),
             section(check_lines(table.checks)),
-        ]),
+        ], report_link(report_url)),
     )  # fmt: skip
 
 
@@ -271,7 +295,9 @@ def outage_message(error: str, events: list[str], recovered: bool = False) -> Me
     return Message("eventqa could not run", [section(text)])
 
 
-def digest_message(events: list[EventResult], run: RunResult) -> Message:
+def digest_message(
+    events: list[EventResult], run: RunResult, report_url: str | None = None
+) -> Message:
     """Warnings, at most once a day per channel."""
     lines = [
         f"*{escape(e.event)}*: {sum(c.status == Status.WARNED for c in e.checks)} warnings"
@@ -280,5 +306,5 @@ def digest_message(events: list[EventResult], run: RunResult) -> Message:
     return Message(
         f"eventqa warnings digest ({len(events)} events)",
         limit_blocks([section(":large_yellow_circle: *Warnings digest*\n" + "\n".join(lines)),
-                      context(_window(run))]),
+                      context(_window(run))], report_link(report_url)),
     )  # fmt: skip

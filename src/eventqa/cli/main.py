@@ -341,3 +341,30 @@ def status(config_path: Path) -> None:
     from eventqa.cli.render import print_status
 
     print_status(out, *_project(config_path).status())
+
+
+@cli.command()
+@click.option(
+    "--output", type=click.Path(path_type=Path, dir_okay=False), callback=_writable_file,
+    help="Write the page here (default: .eventqa/report.html next to checks.yaml).",
+)  # fmt: skip
+@click.option("--open", "open_page", is_flag=True, help="Open the page in a web browser.")
+@click.pass_obj
+@error_handler
+def report(config_path: Path, output: Path | None, open_page: bool) -> None:
+    """Write a self-contained HTML report of the stored runs: latest, history, volume."""
+    summary = _project(config_path).report(output)
+    if summary.empty:
+        out.print("The results store has no runs yet: the report says so. Run `eventqa run` first.")
+    else:
+        events, runs = summary.events, summary.stored_runs
+        out.print(
+            f"{events} event{'' if events == 1 else 's'}: {summary.failed + summary.errors} "
+            f"failed, {summary.warned} warned (latest run of each; {runs:,} "
+            f"run{'' if runs == 1 else 's'} stored)."
+        )
+    out.print(f"Report: {summary.path} ({summary.size_bytes / 1024:,.0f} KiB)")
+    if open_page:
+        import webbrowser
+
+        webbrowser.open(summary.path.resolve().as_uri())

@@ -251,6 +251,19 @@ class AlertsConfig(Strict):
     warnings: Literal["alert", "digest", "silent"] = "digest"
     slack_base_url: str | None = None  # Slack Enterprise Grid, a proxy, or a test server
     outbox_file: Path = Path(".eventqa/outbox.jsonl")
+    # Where the team opens `eventqa report`'s page (published by CI, a bucket, an intranet):
+    # alerts then link to it.
+    report_url: str | None = None
+
+    @field_validator("report_url")
+    @classmethod
+    def _linkable(cls, value: str | None) -> str | None:
+        """An http(s) URL Slack can link: no spaces, and none of `<`, `>`, `|` (link syntax)."""
+        if value is not None and not re.fullmatch(r"https?://[^\s<>|]+", value):
+            raise ValueError(
+                f"{value!r} is not an http:// or https:// URL (without spaces, <, > or |)"
+            )
+        return value
 
 
 # -- semantic rules -------------------------------------------------------------------------------

@@ -38,6 +38,9 @@ from eventqa.warehouse.dialect import DialectSQL
 
 SAMPLE_SIZE = 20
 TABLE_KEYS = ["total", "nulls", "bad"]
+# The `event_index` of the rows counting events per name and bucket (their relation_index is the
+# bucket's start in epoch seconds).
+COUNTS = -2
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 REPRODUCTION_LIMIT = 100
 _PARAMETER = re.compile(r"^until_(plus|minus)_(\d+[smhdw])$")
@@ -232,8 +235,13 @@ def table_statement(
     declared: list[str] | None,
     window: Window,
     warehouse: Warehouse,
+    bucket: timedelta | None = None,
 ) -> str:
-    """The one statement computing every event's checks over the table window."""
+    """The one statement computing every event's checks over the table window.
+
+    With `bucket`, it also counts the window's rows per event name and bucket (the volume the
+    monitoring judges), with each bucket's newest timestamp: in the same scan.
+    """
     sql = warehouse.sql
     branches = []
     for index, plan in enumerate(plans):
@@ -257,6 +265,17 @@ def table_statement(
         branches.append(
             f"SELECT -1 AS event_index, -1 AS relation_index, {values} AS result FROM w"
         )
+    if bucket is not None:
+        start = sql.bucket_start("event_timestamp", int(bucket.total_seconds()))
+        # All text: an array of one type is what every dialect (and the emulator) builds.
+        latest = f"MAX({sql.epoch_us('event_timestamp')})"
+        values = sql.json_array(
+            ["event_name", "CAST(COUNT(*) AS VARCHAR)", f"CAST({latest} AS VARCHAR)"]
+        )
+        branches.append(
+            f"SELECT {COUNTS} AS event_index, {start} AS relation_index, {values} AS result "
+            f"FROM w WHERE event_timestamp IS NOT NULL GROUP BY event_name, {start}"
+        )
     return (
         f"WITH {', '.join(_ctes(plans, table, window, warehouse, False))}\n"
         + "\nUNION ALL\n".join(branches)
@@ -276,6 +295,10 @@ class TableRun:
     # Expectations the compiler does not know, by event: GX's engine runs them afterwards
     # (`complete_with_gx`), once every compiled connection is closed.
     pending: dict[str, tuple[EventJob, list[int]]] = field(default_factory=dict)
+    # Rows in the window per event name and bucket start (UTC), when the run asked for them.
+    counts: dict[str | None, dict[datetime, int]] = field(default_factory=dict)
+    # Each event name's newest timestamp in the window.
+    newest: dict[str | None, datetime] = field(default_factory=dict)
 
 
 def _check_result(check: Compiled, values: list[Any]) -> CheckResult:
@@ -321,31 +344,42 @@ def run_tables(
     jobs: list[EventJob],
     declared: tuple[list[str], str] | None,
     window: Window,
+    bucket: timedelta | None = None,
 ) -> TableRun:
     """Check every job of one table (and, with `declared`, its event names) in one scan.
+
+    With `bucket`, the same scan counts the window's events per name and bucket (`counts`).
 
     A dialect may cap the events per statement (`events_per_statement`): DuckDB plans every
     branch of a statement at once, so its memory grows with the events in it.
     """
     limit = warehouse.sql.events_per_statement
     if limit and len(jobs) > limit:
-        return _in_batches(warehouse, connection, table, jobs, declared, window, limit)
+        return _in_batches(warehouse, connection, table, jobs, declared, window, limit, bucket)
     started = time.monotonic()
     plans = [plan_event(job, index, warehouse, window) for index, job in enumerate(jobs)]
     names = declared[0] if declared is not None else None
-    statement = table_statement(plans, table, names, window, warehouse)
+    statement = table_statement(plans, table, names, window, warehouse, bucket)
     rejected: dict[tuple[int, int], CheckResult] = {}
     try:
         rows = warehouse.query(connection, statement, table=table)
     except RejectedSQLError:
         if len(jobs) > 1:  # find the event at fault: each alone
-            return _in_batches(warehouse, connection, table, jobs, declared, window, 1)
+            return _in_batches(warehouse, connection, table, jobs, declared, window, 1, bucket)
         rejected = _reject_broken_checks(warehouse, connection, plans[0], table, window)
-        statement = table_statement(plans, table, names, window, warehouse)
+        statement = table_statement(plans, table, names, window, warehouse, bucket)
         rows = warehouse.query(connection, statement, table=table)
     found: dict[tuple[int, int], dict[str, Any]] = {}
+    counts: dict[str | None, dict[datetime, int]] = {}
+    newest: dict[str | None, datetime] = {}
     for e, r, result in rows:
         e, r = int(e), int(r)
+        if e == COUNTS:
+            name, count, latest = json.loads(result)
+            counts.setdefault(name, {})[EPOCH + timedelta(seconds=r)] = int(count)
+            latest = EPOCH + timedelta(microseconds=int(latest))
+            newest[name] = max(newest.get(name, latest), latest)
+            continue
         names = (
             TABLE_KEYS if e < 0 else [k for k, _ in _aggregates(plans[e], plans[e].relations[r])]
         )
@@ -408,7 +442,7 @@ def run_tables(
         table_result = _table_result(table, declared, values, warehouse, connection, window)
         statements += 1 if table_result.status != Status.PASSED else 0
     pending = {plan.job.event: (plan.job, plan.fallback) for plan in plans if plan.fallback}
-    return TableRun(events, table_result, statements, pending)
+    return TableRun(events, table_result, statements, pending, counts, newest)
 
 
 def complete_with_gx(warehouse: Warehouse, run: TableRun, window: Window) -> list[EventResult]:
@@ -448,11 +482,18 @@ def _in_batches(
     declared: tuple[list[str], str] | None,
     window: Window,
     size: int,
+    bucket: timedelta | None = None,
 ) -> TableRun:
-    """The table's events `size` to a statement (table-level checks with the first batch)."""
+    """The table's events `size` to a statement (table-level checks and counts with the first)."""
     runs = [
         run_tables(
-            warehouse, connection, table, jobs[i : i + size], declared if not i else None, window
+            warehouse,
+            connection,
+            table,
+            jobs[i : i + size],
+            declared if not i else None,
+            window,
+            bucket if not i else None,
         )
         for i in range(0, len(jobs), size)
     ]
@@ -461,6 +502,8 @@ def _in_batches(
         runs[0].table,
         sum(run.statements for run in runs),
         {name: job for run in runs for name, job in run.pending.items()},
+        runs[0].counts,
+        runs[0].newest,
     )
 
 

@@ -55,7 +55,12 @@ class CheckResult(Result):
     @property
     def key(self) -> str:
         """What identifies the check across runs: its id, else its kind, type and column."""
-        return self.check_id or f"{self.check}|{self.expectation_type}|{self.column or ''}"
+        return check_key(self.check_id, self.check, self.expectation_type, self.column)
+
+
+def check_key(check_id: str | None, check: str, expectation_type: str, column: str | None) -> str:
+    """`CheckResult.key` from its parts (the store computes it from columns, without a model)."""
+    return check_id or f"{check}|{expectation_type}|{column or ''}"
 
 
 class EventResult(Result):

@@ -16,14 +16,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from eventqa.errors import EventQAError
-from eventqa.results.models import CheckResult, RunResult, Status
+from eventqa.results.models import CheckResult, RunResult, Status, check_key
 
 # Alembic's bookkeeping table, named apart from `alembic_version`: the results may live in a
 # database that an application migrates with Alembic too.
 VERSION_TABLE = "eventqa_schema_version"
 # The newest revision in migrations/versions (tests/results/test_migrations.py holds them equal):
 # a database already there opens without running Alembic.
-SCHEMA_HEAD = "0004"
+SCHEMA_HEAD = "0005"
 # Alembic keeps the running migration in module globals (`op`, `context`): one thread at a time.
 _MIGRATING = threading.Lock()
 # The hand-rolled schema's versions (eventqa 0.1, table `schema_version`) as Alembic revisions.
@@ -84,6 +84,7 @@ def _metadata() -> Any:
         sa.Column("samples", sa.Text),  # JSON
         sa.Column("error", sa.Text),
         sa.Column("check_id", sa.String(255)),  # CheckResult.check_id; NULL before version 0004
+        sa.Column("reproduction_sql", sa.Text),  # failed checks; NULL before version 0005
     )
     _alerting_tables(metadata)
     _scheduler_tables(metadata)
@@ -195,6 +196,51 @@ class HistoryRow:
     checks: dict[tuple[str, str], Status]  # (check key, description) -> status
 
 
+@dataclass(frozen=True)
+class EventRunRow:
+    """One stored run of one event, as the report lists it (`newest`: the event's latest run)."""
+
+    run_id: str
+    event: str
+    table: str
+    owner: str | None
+    status: Status
+    row_count: int | None
+    error: str | None
+    since: datetime
+    until: datetime
+    stored_at: datetime
+    newest: bool
+
+
+@dataclass(frozen=True)
+class CheckStatusRow:
+    """One check's status in one run of an event: a cell of the report's history strips."""
+
+    run_id: str
+    event: str
+    key: str  # CheckResult.key: follows the check across runs
+    description: str
+    status: Status
+
+
+@dataclass(frozen=True)
+class RecentResults:
+    """What the HTML report shows, read in a few set-based queries.
+
+    The last `per_event` runs of each event (newest first), each check's status in them, the full
+    checks of each event's newest run, and the observed values of `observed_type` checks (the
+    volume history) in those runs.
+    """
+
+    runs: list[EventRunRow]
+    statuses: list[CheckStatusRow]
+    latest: dict[str, list[CheckResult]]
+    observed: list[tuple[str, str, Any]]  # (event, run_id, observed_value)
+    stored_runs: int
+    last_stored: datetime | None
+
+
 class ResultStore:
     """Runs and their check results in a SQL database."""
 
@@ -224,6 +270,8 @@ class ResultStore:
 
     def migrate(self) -> str:
         """Upgrade the database to the newest schema version; return that revision."""
+        if self._at_head():
+            return SCHEMA_HEAD  # the usual case: no need to import Alembic (a third of a second)
         _quiet_alembic()  # before importing it: it logs on import
         from alembic import command
         from alembic.migration import MigrationContext
@@ -242,6 +290,18 @@ class ResultStore:
                 command.upgrade(config, "head")
             revision = current()
         return str(revision)
+
+    def _at_head(self) -> bool:
+        """Whether the version table already says SCHEMA_HEAD (one read, no Alembic)."""
+        import sqlalchemy as sa
+
+        with self.engine.connect() as connection:
+            if not sa.inspect(connection).has_table(VERSION_TABLE):
+                return False
+            versions = connection.execute(
+                sa.text(f"SELECT version_num FROM {VERSION_TABLE}")
+            ).scalars()
+            return list(versions) == [SCHEMA_HEAD]
 
     def save(self, run: RunResult) -> None:
         """Store a run with every event's and table's checks, atomically."""
@@ -490,9 +550,121 @@ class ResultStore:
             row["stored_at"], row["until"] = _utc(row["stored_at"]), _utc(row["until"])
         return rows
 
+    def recent_results(self, per_event: int, observed_type: str) -> RecentResults:
+        """Each event's last `per_event` runs for the report, in two queries whatever the count.
+
+        Runs are ranked per event (newest window first) by a window function, once; each shown
+        run's checks are reached through the check table's primary key, with their full details
+        only for the newest run (and the observed values of `observed_type` checks), so the cost
+        follows what the page shows, not how many runs are stored.
+        """
+        import sqlalchemy as sa
+
+        runs, events, checks = (
+            self.metadata.tables[n] for n in ("runs", "event_results", "check_results")
+        )
+        rank = (
+            sa.func.row_number()
+            .over(
+                partition_by=events.c.event,
+                order_by=(runs.c.until.desc(), runs.c.stored_at.desc(), runs.c.run_id.desc()),
+            )
+            .label("rank")
+        )
+        ranked = (
+            sa.select(
+                events.c.run_id, events.c.event, events.c.table_name, events.c.owner,
+                events.c.status, events.c.row_count, events.c.error, runs.c.since, runs.c.until,
+                runs.c.stored_at, rank,
+            )
+            .join(runs, runs.c.run_id == events.c.run_id)
+            .subquery("ranked")
+        )  # fmt: skip
+        newest = ranked.c.rank == 1
+
+        def newest_only(column: Any, also: Any = None) -> Any:
+            keep = newest if also is None else newest | also
+            return sa.case((keep, column), else_=None)
+
+        # Check columns come back as `check_<name>` (the ranked runs have a status and an error).
+        details = [
+            c for c in checks.c if c.name not in ("run_id", "subject", "position", *_CHECK_IDENTITY)
+        ]
+        query = (
+            sa.select(
+                ranked, checks.c.position,
+                *(checks.c[name].label(f"check_{name}") for name in _CHECK_IDENTITY),
+                *(
+                    newest_only(c, checks.c.expectation_type == observed_type
+                                if c.name == "observed_value" else None).label(f"check_{c.name}")
+                    for c in details
+                ),
+            )
+            .select_from(
+                ranked.outerjoin(
+                    checks,
+                    (checks.c.run_id == ranked.c.run_id) & (checks.c.subject == ranked.c.event),
+                )
+            )
+            .where(ranked.c.rank <= per_event)
+            .order_by(ranked.c.event, ranked.c.rank, checks.c.position)
+        )  # fmt: skip
+        with self.engine.connect() as connection:
+            totals = connection.execute(
+                sa.select(sa.func.count(), sa.func.max(runs.c.stored_at))
+            ).one()
+            rows = connection.execute(query).all()
+        found = RecentResults(
+            [], [], {}, [], int(totals[0]), _utc(totals[1]) if totals[1] else None
+        )
+        check_columns = [f"check_{name}" for name in (*_CHECK_IDENTITY, *(c.name for c in details))]
+        for row in rows:
+            if not found.runs or (found.runs[-1].run_id, found.runs[-1].event) != (
+                row.run_id, row.event,
+            ):  # fmt: skip
+                found.runs.append(
+                    EventRunRow(
+                        run_id=row.run_id, event=row.event, table=row.table_name,
+                        owner=row.owner, status=Status(row.status), row_count=row.row_count,
+                        error=row.error, since=_utc(row.since), until=_utc(row.until),
+                        stored_at=_utc(row.stored_at), newest=row.rank == 1,
+                    )
+                )  # fmt: skip
+            if row.position is None:  # a run without checks (it could not run)
+                continue
+            found.statuses.append(
+                CheckStatusRow(
+                    run_id=row.run_id, event=row.event, description=row.check_description,
+                    key=check_key(
+                        row.check_check_id, row.check_check_kind, row.check_expectation_type,
+                        row.check_column_name,
+                    ),
+                    status=Status(row.check_status),
+                )
+            )  # fmt: skip
+            if row.rank == 1:
+                mapping = row._mapping
+                check = {name.removeprefix("check_"): mapping[name] for name in check_columns}
+                found.latest.setdefault(row.event, []).append(_stored_check(check))
+            observed = row.check_observed_value
+            if observed is not None and row.check_expectation_type == observed_type:
+                found.observed.append((row.event, row.run_id, json.loads(observed)))
+        return found
+
     def close(self) -> None:
         """Release the database connections."""
         self.engine.dispose()
+
+
+# Columns of check_results the report reads for every shown run (the rest: newest run only).
+_CHECK_IDENTITY = (
+    "check_id",
+    "check_kind",
+    "expectation_type",
+    "column_name",
+    "description",
+    "status",
+)
 
 
 def _utc(value: datetime) -> datetime:
@@ -511,6 +683,7 @@ def _stored_check(row: Any) -> CheckResult:
         observed_value=json.loads(row["observed_value"] or "null"),
         expected=json.loads(row["expected"] or "{}"),
         samples=json.loads(row["samples"] or "[]"), error=row["error"],
+        reproduction_sql=row.get("reproduction_sql"),
     )  # fmt: skip
 
 
@@ -535,6 +708,7 @@ def _check_rows(run_id: str, subject: str, checks: list[CheckResult]) -> list[di
             "expected": json.dumps(check.expected),
             "samples": json.dumps(check.samples),
             "error": check.error,
+            "reproduction_sql": check.reproduction_sql,
         }
         for position, check in enumerate(checks)
     ]

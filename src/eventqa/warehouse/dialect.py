@@ -94,6 +94,13 @@ class DialectSQL:
         """A timestamp as microseconds since the epoch (exact through JSON)."""
         raise NotImplementedError
 
+    def bucket_start(self, value: str, seconds: int) -> str:
+        """The start of the `seconds`-wide bucket holding `value`, in epoch seconds.
+
+        Epochs are UTC, so a timestamp without time zone is read as UTC.
+        """
+        return f"CAST(FLOOR({self.epoch_us(value)} / {seconds * 1_000_000}) AS BIGINT) * {seconds}"
+
     def regex_search(self, text: str, pattern: str) -> str:
         """Whether `pattern` matches somewhere in `text` (as GX's engine reads a regex rule)."""
         raise NotImplementedError
