@@ -11,12 +11,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from eventqa.config import Config, load_config
 from eventqa.contracts import ContractSet, load_contracts
 from eventqa.contracts.model import Diagnostic
 from eventqa.errors import Location, StaleSuitesError
+from eventqa.export import ExportResult
 from eventqa.results.models import RunResult, Window
 from eventqa.suites import DerivedSuite, SuiteDiff, derive_suites, diff_suites, write_suites
 
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 EXPECTATIONS_DIR = "expectations"
 # `eventqa report` writes here, relative to checks.yaml, unless told otherwise.
 REPORT_FILE = Path(".eventqa/report.html")
+EXPORTS_DIR = "exports"  # `eventqa export <kind>` writes to exports/<kind>/ unless told where
 
 
 @dataclass(frozen=True)
@@ -115,6 +117,32 @@ class Project:
         return GenerateResult(
             changes, self.suites, self.contracts.diagnostics, self.expectations_dir
         )
+
+    def export(
+        self, kind: Literal["dbt", "odcs"], output: Path | None = None, *, force: bool = False
+    ) -> ExportResult:
+        """Write the contracts as a dbt project part (`dbt`) or ODCS documents (`odcs`).
+
+        `output` defaults to `exports/<kind>/` next to checks.yaml. Files edited by hand there
+        are never overwritten without `force` (`export.HandEditedFilesError`, exit 2).
+        """
+        from eventqa.export import write_export
+
+        if kind == "dbt":
+            from eventqa.export.dbt import dbt_files
+            from eventqa.warehouse import dialect_for
+
+            files = dbt_files(self.contracts, self.config, self.suites, dialect_for(self.config))
+        elif kind == "odcs":
+            from eventqa.export.odcs import odcs_files
+
+            files = odcs_files(self.contracts, self.config, self.suites)
+        else:
+            from eventqa.errors import UsageError
+
+            raise UsageError(f"unknown export {kind!r}; choose dbt or odcs")
+        directory = output if output is not None else self.directory / EXPORTS_DIR / kind
+        return write_export(directory, kind, files, force=force)
 
     def lint(self, against: str | None = None) -> Any:
         """Lint the contracts; with `against` (a contracts folder or git ref), what breaks too."""

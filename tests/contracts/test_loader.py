@@ -233,3 +233,27 @@ def test_escapes_that_spell_utf8_still_compile(make_project):
     )
     contracts = load_contracts(make_project({"events.proto": text}), Path("contracts"))
     assert contracts.events["a_happened"].description.startswith("café é Fires")
+
+
+def test_field_comments_become_descriptions_and_change_no_check(make_project):
+    proto = events_proto(
+        """
+        message Thing {
+          // Where it ships:
+          //   an ISO 3166-1 alpha-2 code.
+          string country = 1;
+          int64 size = 2;  // grams
+          string plain = 3;
+        }
+        """,
+        {"thing_done": "Thing"},
+    )
+    contracts = load(make_project({"events.proto": proto}))
+    fields = {f.name: f for f in contracts.events["thing_done"].fields}
+    assert fields["country"].description == "Where it ships: an ISO 3166-1 alpha-2 code."
+    assert fields["size"].description == "grams"
+    assert fields["plain"].description is None
+    # Documentation only: a field differs from its twin without the comment in nothing else.
+    from dataclasses import replace
+
+    assert replace(fields["country"], description=None) == fields["country"]

@@ -260,6 +260,45 @@ def lint(config_path: Path, against: str | None, output_format: str) -> None:
 
 
 @cli.group()
+def export() -> None:
+    """Write the contracts for other tools: dbt sources and staging models, ODCS documents."""
+
+
+def _export_options(command: F) -> F:
+    """`--output` and `--force`, shared by every `export` kind."""
+    command = click.option(
+        "--force", is_flag=True, help="Overwrite files edited by hand in the folder."
+    )(command)
+    command = click.option(
+        "--output", type=click.Path(path_type=Path, file_okay=False),
+        help="The folder to write (default: exports/<kind>/ next to checks.yaml).",
+    )(command)  # fmt: skip
+    return command
+
+
+@export.command("dbt")
+@_export_options
+@click.pass_obj
+@error_handler
+def export_dbt(config_path: Path, output: Path | None, force: bool) -> None:
+    """A dbt source per event and a typed staging view of it, with schema tests."""
+    from eventqa.cli.render import print_export
+
+    print_export(out, _project(config_path).export("dbt", output, force=force))
+
+
+@export.command("odcs")
+@_export_options
+@click.pass_obj
+@error_handler
+def export_odcs(config_path: Path, output: Path | None, force: bool) -> None:
+    """One Open Data Contract Standard v3 document per event."""
+    from eventqa.cli.render import print_export
+
+    print_export(out, _project(config_path).export("odcs", output, force=force))
+
+
+@cli.group()
 def alerts() -> None:
     """Slack alerts: preview what would be sent."""
 

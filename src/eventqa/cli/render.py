@@ -39,6 +39,22 @@ def print_generate(out: Console, err: Console, result: Any, *, check: bool) -> N
         out.print(Text(f"  removed: {where}{path}"))
 
 
+def print_export(out: Console, result: Any) -> None:
+    """Summarise an export: what it wrote, kept, removed and overwrote, and where."""
+    total = len(result.written) + len(result.unchanged)
+    parts = [f"wrote {len(result.written)}", f"{len(result.unchanged)} unchanged"]
+    if result.removed:
+        parts.append(f"removed {len(result.removed)}")
+    out.print(Text(f"{_plural(total, 'file')} in {result.directory}: {', '.join(parts)}"))
+    for label, paths in (
+        ("written", result.written),
+        ("removed", result.removed),
+        ("overwrote hand edits", result.overwritten),
+    ):
+        for path in paths:
+            out.print(Text(f"  {label}: {path}"))
+
+
 def _plural(count: int, noun: str) -> str:
     return f"{count} {noun}" + ("" if count == 1 else "s")
 

@@ -237,10 +237,16 @@ class DescriptorIndex:
         self.enums: dict[str, list[str]] = {}
         self.enum_protos: dict[str, _Enum] = {}
         self.lines: dict[str, dict[tuple[int, ...], tuple[int, int]]] = {}
+        self.comments: dict[str, dict[tuple[int, ...], str]] = {}
         for file in descriptor_set.file:
             self.lines[file.name] = {
                 tuple(loc.path): (loc.span[0] + 1, loc.span[1] + 1)
                 for loc in file.source_code_info.location
+            }
+            self.comments[file.name] = {
+                tuple(loc.path): _comment_text(loc.leading_comments or loc.trailing_comments)
+                for loc in file.source_code_info.location
+                if (loc.leading_comments or loc.trailing_comments).strip()
             }
             package = f".{file.package}" if file.package else ""
             for index, message in enumerate(file.message_type):
@@ -295,6 +301,10 @@ class DescriptorIndex:
         line, column = self.lines[message.file.name].get((*message.path, *suffix), (None, None))
         path = self.display_root / message.file.name
         return Location(path.as_posix(), line, column)
+
+    def comment(self, message: _Message, *suffix: int) -> str | None:
+        """The comment written above (or after) a part of a message, as one paragraph."""
+        return self.comments[message.file.name].get((*message.path, *suffix))
 
     def options(self, field: descriptor_pb2.FieldDescriptorProto) -> Any:
         """A field's options, with every custom option of the compiled set decoded."""
@@ -437,6 +447,7 @@ class DescriptorIndex:
             "location": location,
             "symbol": f"{message.symbol}.{proto.name}",
             "sensitive": self._is_sensitive(proto),
+            "description": self.comment(message, _MESSAGE_FIELDS, index),
         }
         if proto.type in _SCALARS:
             value_type, proto_type = _SCALARS[proto.type]
@@ -496,6 +507,11 @@ class DescriptorIndex:
             fields=self._fields(target, (*stack, proto.type_name), diagnostics),
             **common,
         )
+
+
+def _comment_text(comment: str) -> str:
+    """A .proto comment's lines joined into one paragraph (`//` and its space already gone)."""
+    return " ".join(line.strip() for line in comment.splitlines() if line.strip())
 
 
 def _short_type(field: descriptor_pb2.FieldDescriptorProto) -> str:

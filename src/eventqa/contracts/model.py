@@ -62,6 +62,8 @@ class Field:
     map_value: Field | None = None
     sensitive: bool = False
     symbol: str = ""  # `OrderItem.sku`: where the field is declared, without a line number
+    # The comment above the field in its .proto (documentation only: never part of a check).
+    description: str | None = field(default=None, compare=False)
 
     def child(self, name: str) -> Field | None:
         """The nested field called `name`, if this is a message field that declares it."""

@@ -15,6 +15,7 @@ are read lexically from the value's JSON text, so both warehouses classify every
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -211,8 +212,14 @@ class Projection:
         path = self.relative(grain.removesuffix("[]"), parent_grain)
         return self.sql.elements(self._base(parent_grain, source), path)
 
-    def select(self, relation: Relation, source: str) -> str:
-        """The SELECT of a relation of the event window; `source` is `event_rows(...)`."""
+    def select(
+        self, relation: Relation, source: str, documents: Mapping[str, str] | None = None
+    ) -> str:
+        """The SELECT of a relation of the event window; `source` is `event_rows(...)`.
+
+        `documents` adds, as `alias: column`, the JSON text of values that have no typed column
+        (objects, arrays, maps), read in the same parse as the typed values.
+        """
         if relation.grain.startswith("keys("):
             _, target = parse_column(relation.grain)
             owner = relation_of(target)
@@ -256,6 +263,8 @@ class Projection:
                 raise KeyError(f"suite has no type for column {column!r}")
             typed = self.typed(f"k{index}", f"t{index}", f"s{index}", value_type)
             outer.append(f"{typed} AS {alias}")
+        for alias, column in sorted((documents or {}).items()):
+            outer.append(f"t{slot(self.relative(column, relation.grain))} AS {alias}")
         extracted, refs = self.sql.extract("doc", paths)
         plain += [f"{text} AS t{i}, {string} AS s{i}" for i, (text, string) in enumerate(refs)]
         rows = self._base(relation.grain, source)

@@ -6,6 +6,7 @@ from eventqa.warehouse.base import (
     Warehouse,
     WarehouseBusyError,
     WarehouseError,
+    dialect_for,
     open_warehouse,
 )
 
@@ -15,5 +16,6 @@ __all__ = [
     "Warehouse",
     "WarehouseBusyError",
     "WarehouseError",
+    "dialect_for",
     "open_warehouse",
 ]

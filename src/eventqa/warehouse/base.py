@@ -111,3 +111,14 @@ def open_warehouse(config: Config) -> Warehouse:
     from eventqa.warehouse.snowflake import Snowflake
 
     return Snowflake(settings)
+
+
+def dialect_for(config: Config) -> DialectSQL:
+    """The SQL dialect of checks.yaml's warehouse, without connecting (or reading credentials)."""
+    if isinstance(config.warehouse, DuckDBWarehouse):
+        from eventqa.warehouse.duckdb import DuckDBSQL
+
+        return DuckDBSQL()
+    from eventqa.warehouse.snowflake import SnowflakeSQL
+
+    return SnowflakeSQL()
