@@ -111,6 +111,52 @@ class Project:
             changes, self.suites, self.contracts.diagnostics, self.expectations_dir
         )
 
+    def stale_suites(self) -> SuiteDiff | None:
+        """How expectations/ differs from the contracts and checks.yaml (`generate --check`).
+
+        None when current. A current project is remembered by a hash of everything the answer
+        depends on (checks.yaml, the .proto files, expectations/, eventqa's version) in
+        `.eventqa/expectations.checked`, so `run` pays for deriving suites only after a change.
+        """
+        marker = self.directory / ".eventqa" / "expectations.checked"
+        fingerprint = self._suite_inputs_hash()
+        try:
+            if marker.read_text(encoding="utf-8") == fingerprint:
+                return None
+        except OSError:
+            pass  # never checked here, or unreadable: compare now
+        changes = diff_suites(self.expectations_dir, self.suites)
+        if not changes.clean:
+            return changes
+        try:
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            marker.write_text(fingerprint, encoding="utf-8")
+        except OSError:
+            pass  # a read-only project is compared on every run instead
+        return None
+
+    def _suite_inputs_hash(self) -> str:
+        """A hash of the files suites derive from and of the committed suites."""
+        import hashlib
+
+        from eventqa import __version__
+
+        settings = self.config.contracts
+        folders = [settings.root, *settings.include]
+        files = [self.config_path]
+        for folder in folders:
+            base = folder if folder.is_absolute() else self.directory / folder
+            files += sorted(base.rglob("*.proto"))
+        files += sorted(self.expectations_dir.rglob("*.json"))
+        digest = hashlib.sha256(__version__.encode())
+        for path in files:
+            digest.update(f"\0{path}\0".encode())
+            try:
+                digest.update(path.read_bytes())
+            except OSError:
+                digest.update(b"unreadable")
+        return digest.hexdigest()
+
     def lint(self, against: str | None = None) -> Any:
         """Lint the contracts; with `against` (a contracts folder or git ref), what breaks too."""
         from eventqa.lint import lint
@@ -194,7 +240,9 @@ class Project:
                 store = self.result_store()
                 try:
                     events = [(job.event, job.owner) for job in jobs]
-                    self.alerter(store).outage(str(error), events, self.config.warehouse.type, now)
+                    error.alerts = self.alerter(store).outage(
+                        str(error), events, self.config.warehouse.type, now
+                    )
                 finally:
                     store.close()
             raise
@@ -221,6 +269,8 @@ class Project:
         for table in declared:
             by_table.setdefault(table, [])
         results, tables, done, checked_tables = [], [], 0, []
+        if progress:  # the total is known before anything runs
+            progress("", 0, len(jobs))
         # One statement per table window; tables run side by side, each on its own connection.
         workers = max(1, min(self.config.defaults.concurrency, len(by_table)))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="eventqa") as pool:
@@ -251,7 +301,7 @@ class Project:
             with store_errors(self.results_url):
                 store.save(run)  # stored before anything reads or sends it, in one transaction
                 if alert:
-                    self.alerter(store).after_run(run, now)
+                    run = run.model_copy(update={"alerts": self.alerter(store).after_run(run, now)})
         finally:
             store.close()
         return run

@@ -67,21 +67,63 @@ def _status(status: str) -> Text:
     return Text(status, style=_STYLE[status])
 
 
-def _observed(check: Any) -> str:
+# GX reports the share of non-null values; users asked about the share of nulls.
+_NON_NULL_PROPORTION = "expect_column_proportion_of_non_null_values_to_be_between"
+
+
+def _observed(check: Any, events: int | None = None) -> str:
+    """What a check found, in the words of its question.
+
+    `events` (the event's row count) is the denominator of checks over the keys of objects
+    (schema drift): a share of keys would understate how many events carry a stray key.
+    """
     if check.error:
         return str(check.error)
+    if check.expectation_type == _NON_NULL_PROPORTION and isinstance(
+        check.observed_value, int | float
+    ):
+        limit = check.expected.get("min_value")
+        allowed = f" (at most {1 - limit:.2%})" if isinstance(limit, int | float) else ""
+        return f"{1 - check.observed_value:.2%} null or missing{allowed}"
+    if (
+        check.unexpected_count is not None
+        and events
+        and (check.column or "").startswith("keys(")
+    ):
+        count = check.unexpected_count
+        affected = min(count, events)
+        share = 100 * affected / events
+        return (
+            f"{_plural(count, 'undeclared key')} in at most {affected:,} of {events:,} events "
+            f"({share:.2f}%)"
+        )
     if check.unexpected_count is not None and check.element_count:
         percent = 100 * check.unexpected_count / check.element_count
         return f"{check.unexpected_count:,} of {check.element_count:,} ({percent:.2f}%)"
     if check.unexpected_count is not None:
         return f"{check.unexpected_count:,} rows"
     if check.observed_value is not None:
-        return f"observed {check.observed_value}"
+        return f"observed {_json(check.observed_value)}"
     return ""
 
 
+def _json(value: Any) -> str:
+    """A value from the warehouse as JSON (strings quoted, null as null), never a Python repr."""
+    import json
+
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def _samples(check: Any, limit: int | None = None) -> str:
+    return ", ".join(_json(sample) for sample in check.samples[:limit])
+
+
 def print_run(out: Console, result: Any) -> None:
-    """A table per event: each check, its status, what was observed, samples of failures."""
+    """A table per event: each check, its status, what was observed, samples of failures.
+
+    Long names and paths are never broken inside a word: descriptions and samples wrap between
+    words, origins and statuses stay whole (shortened with an ellipsis only when nothing fits).
+    """
     from rich.table import Table
 
     out.print(
@@ -95,20 +137,26 @@ def print_run(out: Console, result: Any) -> None:
             (event.event, "bold"),
             f" ({event.table}, owner {event.owner or '?'}): ",
             _status(event.status.value),
-            f", {event.row_count:,} events",
+            f", {event.row_count or 0:,} events",
         )
         failing = [c for c in event.checks if c.status.value != "passed"]
+        rows = [
+            (
+                check.description, check.status.value, _observed(check, event.row_count),
+                _samples(check, 5), check.origin,
+            )
+            for check in failing
+        ]  # fmt: skip
         table = Table(title=title, title_justify="left", show_lines=False, expand=False)
-        for header in ("check", "status", "failing / observed", "samples", "origin"):
-            table.add_column(header, overflow="fold")
-        for check in failing:
-            samples = ", ".join(map(str, check.samples[:5]))
+        for index, header in enumerate(("check", "status", "failing / observed", "samples")):
+            # Wide enough for the longest word, so wrapping never has to cut one.
+            table.add_column(
+                header, overflow="ellipsis", min_width=_longest_word([r[index] for r in rows])
+            )
+        table.add_column("origin", no_wrap=True, overflow="ellipsis")
+        for description, status, observed, samples, origin in rows:
             table.add_row(
-                Text(check.description),
-                _status(check.status.value),
-                Text(_observed(check)),
-                Text(samples),
-                Text(check.origin),
+                Text(description), _status(status), Text(observed), Text(samples), Text(origin)
             )
         passed = len(event.checks) - len(failing)
         if failing:
@@ -118,7 +166,7 @@ def print_run(out: Console, result: Any) -> None:
         out.print(Text(f"  {passed} of {len(event.checks)} checks passed"))
     for table_result in result.tables:
         for check in table_result.checks:
-            samples = ", ".join(map(str, check.samples[:5]))
+            samples = _samples(check, 5)
             out.print(
                 Text.assemble(
                     (table_result.table, "bold"),
@@ -127,7 +175,85 @@ def print_run(out: Console, result: Any) -> None:
                     f" {_observed(check)}" + (f"; unknown: {samples}" if samples else ""),
                 )
             )
-    out.print(_status(result.status.value))
+
+
+def print_run_summary(out: Console, result: Any) -> None:
+    """The run's last line: its status, then counts of events, checks and alerts."""
+    out.print(Text.assemble(_status(result.status.value), ": ", run_summary(result)))
+
+
+def _longest_word(cells: list[str], cap: int = 48) -> int:
+    """The longest space-free run in `cells` (capped: a column may not take the whole line)."""
+    return min(cap, max((len(word) for cell in cells for word in cell.split()), default=0))
+
+
+def run_summary(result: Any) -> str:
+    """One line: `5 of 13 events failed, 2 warned; 41 checks failed; alerts: 3 sent, 2 unchanged`."""
+    events = result.events
+    by_status = {s: sum(e.status.value == s for e in events) for s in _STYLE}
+    parts = [f"{by_status['failed']} of {_plural(len(events), 'event')} failed"]
+    if by_status["warned"]:
+        parts[0] += f", {by_status['warned']} warned"
+    if by_status["error"]:
+        parts[0] += f", {by_status['error']} could not run"
+    checks = [c for e in events for c in e.checks] + [c for t in result.tables for c in t.checks]
+    failed = sum(c.status.value == "failed" for c in checks)
+    warned = sum(c.status.value == "warned" for c in checks)
+    parts.append(f"{_plural(failed, 'check')} failed" + (f", {warned} warned" if warned else ""))
+    bad_tables = [t.table for t in result.tables if t.status.value != "passed"]
+    if bad_tables:
+        parts.append(f"table-level findings in {', '.join(bad_tables)}")
+    parts.append(f"alerts: {_alerts_in_brief(result.alerts)}")
+    return "; ".join(parts)
+
+
+def _alerts_in_brief(alerts: Any) -> str:
+    if alerts is None:
+        return "off (--no-alert)"
+    counts = {}
+    for delivery in alerts.deliveries:
+        counts[delivery.outcome.value] = counts.get(delivery.outcome.value, 0) + 1
+    parts = []
+    if counts.get("sent"):
+        parts.append(f"{counts['sent']} sent")
+    if counts.get("written"):
+        parts.append(f"{counts['written']} written to the outbox file")
+    if counts.get("pending"):
+        parts.append(f"{counts['pending']} not delivered")
+    if alerts.unchanged:
+        parts.append(f"{len(alerts.unchanged)} unchanged")
+    if alerts.backfill:
+        parts.append("none for a backfill")
+    return ", ".join(parts) or "none"
+
+
+def print_alerts(err: Console, alerts: Any) -> None:
+    """What happened to alerts: sent to a channel, written to the outbox, or kept quiet."""
+    if alerts is None:
+        return
+    for delivery in alerts.deliveries:
+        outcome = delivery.outcome.value
+        if outcome == "sent":
+            head = Text.assemble(("alert", "yellow"), f" sent to {delivery.channel}")
+            tail = f" ({delivery.destination})" if delivery.destination != "Slack" else ""
+        elif outcome == "written":
+            head = Text.assemble(("alert", "yellow"), f" for {delivery.channel}")
+            tail = f" (no SLACK_BOT_TOKEN: written to {delivery.destination})"
+        else:
+            head = Text.assemble(("alert", "red"), f" for {delivery.channel} not delivered")
+            tail = f" ({delivery.error}; kept in the outbox, the next run sends it)"
+        err.print(Text.assemble(head, f": {delivery.text}", (tail, "dim")), soft_wrap=True)
+    if alerts.unchanged:
+        err.print(
+            Text.assemble(
+                ("alerts", "dim"),
+                " suppressed as unchanged (said before; reminded after alerts.remind_after): ",
+                ", ".join(alerts.unchanged),
+            ),
+            soft_wrap=True,
+        )
+    if alerts.backfill and not alerts.deliveries:
+        err.print(Text("no alerts: the window ended too long ago (a backfill)", "dim"))
 
 
 def run_json(result: Any) -> str:
@@ -141,22 +267,47 @@ def run_json(result: Any) -> str:
 
 @contextmanager
 def progress_bar(err: Console) -> Iterator[Callable[[str, int, int], None]]:
-    """A transient progress bar on a terminal's stderr while several events run."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    """A progress bar on a terminal's stderr while a run checks its events.
+
+    The run reports its total before anything runs, so the bar shows `0/13` at once; it is
+    transient (gone when done) and nothing else is printed while it is live.
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     if not err.is_terminal:
         yield lambda event, done, total: None
         return
     with Progress(
-        TextColumn("checking"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("checking events"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
         TextColumn("{task.description}", markup=False),  # an event name, shown as it is
         console=err, transient=True,
     ) as progress:  # fmt: skip
-        task = progress.add_task("", total=None)
+        task = progress.add_task("", total=None, visible=False)  # shown once the total is known
 
         def advance(event: str, done: int, total: int) -> None:
-            if total > 1:
-                progress.update(task, total=total, completed=done, description=event)
+            progress.update(task, total=total, completed=done, description=event, visible=True)
+
+        yield advance
+
+
+@contextmanager
+def demo_progress(err: Console) -> Iterator[Callable[[str, int, int], None]]:
+    """`eventqa demo`: a transient bar per step (generating rows, loading each table)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    if not err.is_terminal:
+        yield lambda step, done, total: None
+        return
+    with Progress(
+        TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(),
+        TimeElapsedColumn(), console=err, transient=True,
+    ) as progress:  # fmt: skip
+        tasks: dict[str, Any] = {}
+
+        def advance(step: str, done: int, total: int) -> None:
+            if step not in tasks:
+                tasks[step] = progress.add_task(step, total=total)
+            progress.update(tasks[step], total=total, completed=done)
 
         yield advance
 
@@ -213,7 +364,7 @@ def run_junit(result: Any) -> str:
                     f"origin: {check.origin}",
                     f"{check.expectation_type}({check.column or ''})",
                     _observed(check),
-                    f"samples: {', '.join(map(str, check.samples))}" if check.samples else "",
+                    f"samples: {_samples(check)}" if check.samples else "",
                 ])
             )  # fmt: skip
             if check.status.value == "failed":
