@@ -201,18 +201,50 @@ class Project:
                 tar.extractall(tmp, filter="data")
             return load_contracts(Path(tmp) / prefix, settings.root, settings.include, envelopes)
 
-    def demo(self, rows: int) -> Any:
-        """Build the embedded sample warehouse from the contracts (DuckDB only)."""
-        from eventqa.config.models import DuckDBWarehouse
+    def demo(
+        self,
+        rows: int,
+        warehouse: str = "duckdb",
+        progress: Callable[[str, int, int], None] | None = None,
+    ) -> Any:
+        """Build the sample warehouse from the contracts: a DuckDB file, or into Snowflake.
+
+        `warehouse="snowflake"` loads the same events, in bulk, into the Snowflake that
+        checks.yaml configures, replacing its events tables.
+        """
+        from eventqa.config.models import DuckDBWarehouse, SnowflakeWarehouse
         from eventqa.demo import build_demo
         from eventqa.errors import UsageError
 
         settings = self.config.warehouse
-        if not isinstance(settings, DuckDBWarehouse):
-            raise UsageError("`eventqa demo` builds a DuckDB warehouse; checks.yaml names another")
-        path = settings.path if settings.path.is_absolute() else self.directory / settings.path
         tables = {name: self.config.table_for(name) for name in self.contracts.envelopes}
-        return build_demo(self.contracts, tables, path, rows)
+        if warehouse == "snowflake":
+            if not isinstance(settings, SnowflakeWarehouse):
+                raise UsageError(
+                    "`eventqa demo --warehouse snowflake` loads the Snowflake that checks.yaml "
+                    f"configures, and checks.yaml's warehouse is {settings.type}",
+                    hint="set `warehouse: {type: snowflake, connection_name: ...}` in checks.yaml",
+                )
+            from eventqa.warehouse.snowflake import Snowflake
+
+            adapter = Snowflake(settings)
+            where = "Snowflake {}.{} ({})".format(
+                adapter.params.get("database", "?"), adapter.params.get("schema", "?"),
+                ", ".join(sorted(set(tables.values()))),
+            )  # fmt: skip
+            return build_demo(
+                self.contracts, tables, where, rows,
+                load=lambda records: self._with_retries(adapter.load_events, records, progress),
+                progress=progress,
+            )  # fmt: skip
+        if not isinstance(settings, DuckDBWarehouse):
+            raise UsageError(
+                "`eventqa demo` builds a DuckDB warehouse, and checks.yaml names Snowflake",
+                hint="pass `--warehouse snowflake` to load the demo events into it "
+                "(its events tables are replaced)",
+            )
+        path = settings.path if settings.path.is_absolute() else self.directory / settings.path
+        return build_demo(self.contracts, tables, path, rows, progress=progress)
 
     def run(
         self,

@@ -131,13 +131,21 @@ def main() -> None:
 
 @cli.command()
 @click.option("--rows", type=click.IntRange(min=1), default=100_000, show_default=True)
+@click.option(
+    "--warehouse", type=click.Choice(["duckdb", "snowflake"]), default="duckdb",
+    show_default=True,
+    help="duckdb: build the embedded file; snowflake: load the events into the Snowflake "
+    "checks.yaml configures (replaces its events tables).",
+)  # fmt: skip
 @click.pass_obj
 @error_handler
-def demo(config_path: Path, rows: int) -> None:
-    """Build the embedded DuckDB sample warehouse (7 days of events, a few real defects)."""
-    from eventqa.cli.render import print_demo
+def demo(config_path: Path, rows: int, warehouse: str) -> None:
+    """Build a sample warehouse: 7 days of events for every contract, a few real defects."""
+    from eventqa.cli.render import demo_progress, print_demo
 
-    print_demo(out, _project(config_path).demo(rows))
+    with demo_progress(err) as advance:
+        summary = _project(config_path).demo(rows, warehouse, progress=advance)
+    print_demo(out, summary)
 
 
 # Windows are checked within these years: durations (at most ~100 years) then add and subtract

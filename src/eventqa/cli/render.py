@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -48,7 +49,8 @@ def print_demo(out: Console, summary: Any) -> None:
     total = sum(summary.rows.values())
     out.print(
         Text(
-            f"Built {summary.path} with {total:,} events over "
+            f"{'Built' if isinstance(summary.path, Path) else 'Loaded'} {summary.path} with "
+            f"{total:,} events over "
             f"{summary.since:%Y-%m-%d} .. {summary.until:%Y-%m-%d %H:%M} UTC "
             f"({len(summary.rows)} event types)."
         )
