@@ -468,6 +468,31 @@ class Project:
                 Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         return ResultStore(url)
 
+    def events(self, owner: str | None = None, table: str | None = None) -> list[EventInfo]:
+        """The committed suites' events (what `run` checks), optionally one owner's or table's."""
+        from eventqa.errors import UsageError
+
+        jobs = list(self.catalog.all_jobs.values())
+        if not jobs:
+            raise UsageError(
+                f"no suites in {EXPECTATIONS_DIR}/", hint="run `eventqa generate` first"
+            )
+        for value, known, what in (
+            (owner, sorted({j.owner for j in jobs if j.owner}), "owner"),
+            (table, sorted({j.table for j in jobs}), "table"),
+        ):
+            if value is not None and value not in known:
+                raise UsageError(f"unknown {what} {value!r}{_suggest(value, known)}")
+        return [
+            EventInfo(
+                event=job.event, table=job.table, owner=job.owner,
+                description=job.suite["meta"]["eventqa"].get("description"),
+                checks=len(job.suite.get("expectations", [])),
+            )
+            for job in sorted(jobs, key=lambda j: (j.table, j.event))
+            if (owner is None or job.owner == owner) and (table is None or job.table == table)
+        ]  # fmt: skip
+
     def history(self, event: str, limit: int) -> list[Any]:
         """The event's recent runs from the results store, newest first."""
         from eventqa.errors import UsageError
@@ -481,6 +506,35 @@ class Project:
             return rows
         finally:
             store.close()
+
+
+@dataclass(frozen=True)
+class EventInfo:
+    """An event as `eventqa list` shows it."""
+
+    event: str
+    table: str
+    owner: str | None
+    description: str | None
+    checks: int
+
+
+@dataclass(frozen=True)
+class InitResult:
+    """What `eventqa init` wrote, and the suites it generated."""
+
+    directory: Path
+    written: list[Path]
+    generated: GenerateResult
+
+
+def init_project(directory: Path) -> InitResult:
+    """Scaffold a project into an empty folder, then generate its expectations/."""
+    from eventqa.scaffold import write_scaffold
+
+    scaffold = write_scaffold(directory)
+    generated = Project(directory / "checks.yaml").generate()
+    return InitResult(directory, scaffold.written, generated)
 
 
 # -- running suites --------------------------------------------------------------------------

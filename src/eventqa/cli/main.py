@@ -102,6 +102,39 @@ def _project(config_path: Path) -> Any:
 
 
 @cli.command()
+@click.argument(
+    "directory", type=click.Path(path_type=Path, file_okay=False), default=Path("."),
+    required=False,
+)  # fmt: skip
+@error_handler
+def init(directory: Path) -> None:
+    """Start a project in an empty folder: checks.yaml, contracts/, expectations/."""
+    from eventqa.cli.render import print_init
+    from eventqa.service import init_project
+
+    print_init(out, init_project(directory))
+
+
+@cli.command("list")
+@click.option("--owner", help="Only this team's events.")
+@click.option("--table", help="Only this table's events.")
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text")
+@click.pass_obj
+@error_handler
+def list_events(
+    config_path: Path, owner: str | None, table: str | None, output_format: str
+) -> None:
+    """The events that `run` checks: table, owner, description and number of checks."""
+    from eventqa.cli.render import events_json, print_events
+
+    events = _project(config_path).events(owner, table)
+    if output_format == "json":
+        click.echo(events_json(events))
+    else:
+        print_events(out, events)
+
+
+@cli.command()
 @click.option("--check", is_flag=True, help="Fail (exit 1) when expectations/ is not current.")
 @click.pass_obj
 @error_handler

@@ -40,6 +40,55 @@ def print_generate(out: Console, err: Console, result: Any, *, check: bool) -> N
         out.print(Text(f"  removed: {where}{path}"))
 
 
+def print_init(out: Console, result: Any) -> None:
+    """What `init` wrote, then what to do next."""
+    where = result.directory
+    out.print(Text(f"Created an eventqa project in {where}/:"))
+    for path in result.written:
+        out.print(Text(f"  {path.as_posix()}"))
+    suites = result.generated.suites
+    for suite in suites:
+        out.print(Text(f"  expectations/{suite.relative_path} (generated)"))
+    out.print(Text("Next steps:", "bold"))
+    steps = [] if where.resolve() == Path.cwd().resolve() else [(f"cd {where}", "")]
+    steps += [
+        ("eventqa demo", "build a sample DuckDB warehouse from the contracts"),
+        ("eventqa run --all", "check it (exit 0: the sample keeps its contracts)"),
+        ("eventqa list", "the events, their owners and checks"),
+        ("edit contracts/ and checks.yaml", "then `eventqa generate` and commit expectations/"),
+    ]
+    width = max(len(command) for command, _ in steps)
+    for command, note in steps:
+        shown = f"  {command.ljust(width)}" if note else f"  {command}"
+        out.print(Text.assemble(shown, (f"  # {note}" if note else "", "dim")))
+
+
+def print_events(out: Console, events: list[Any]) -> None:
+    """`list`: one row per event."""
+    from rich.table import Table
+
+    table = Table(title=Text(_plural(len(events), "event")), title_justify="left")
+    table.add_column("event", no_wrap=True)
+    table.add_column("table", no_wrap=True)
+    table.add_column("owner", no_wrap=True)
+    table.add_column("checks", justify="right")
+    table.add_column("description", overflow="ellipsis")
+    for event in events:
+        table.add_row(
+            Text(event.event), Text(event.table), Text(event.owner or "?"),
+            Text(str(event.checks)), Text(event.description or ""),
+        )  # fmt: skip
+    out.print(table)
+
+
+def events_json(events: list[Any]) -> str:
+    """`list --format json`: the same rows, for scripts."""
+    import dataclasses
+    import json
+
+    return json.dumps([dataclasses.asdict(event) for event in events], indent=2)
+
+
 def _plural(count: int, noun: str) -> str:
     return f"{count} {noun}" + ("" if count == 1 else "s")
 
