@@ -198,20 +198,13 @@ def print_run(out: Console, result: Any) -> None:
             )
             for check in failing
         ]  # fmt: skip
-        table = Table(title=title, title_justify="left", show_lines=False, expand=False)
-        for index, header in enumerate(("check", "status", "failing / observed", "samples")):
-            # Wide enough for the longest word, so wrapping never has to cut one.
-            table.add_column(
-                header, overflow="ellipsis", min_width=_longest_word([r[index] for r in rows])
-            )
-        table.add_column("origin", no_wrap=True, overflow="ellipsis")
-        for description, status, observed, samples, origin in rows:
-            table.add_row(
-                Text(description), _status(status), Text(observed), Text(samples), Text(origin)
-            )
+        table, origins_below = _checks_table(out, title, rows)
         passed = len(event.checks) - len(failing)
         if failing:
             out.print(table)
+            for number, row in enumerate(rows, start=1):
+                if origins_below:
+                    out.print(Text.assemble(f"  #{number} ", (row[4], "dim")))
         else:
             out.print(title)
         out.print(Text(f"  {passed} of {len(event.checks)} checks passed"))
@@ -231,6 +224,41 @@ def print_run(out: Console, result: Any) -> None:
 def print_run_summary(out: Console, result: Any) -> None:
     """The run's last line: its status, then counts of events, checks and alerts."""
     out.print(Text.assemble(_status(result.status.value), ": ", run_summary(result)))
+
+
+def _checks_table(out: Console, title: Text, rows: list[tuple[str, ...]]) -> tuple[Any, bool]:
+    """The failing checks of an event as a table, and whether origins go below it.
+
+    Each column is at least as wide as its longest word, so wrapping happens between words;
+    origins (long paths) are one unbroken column when the line has room for them, else listed
+    under the table by check number. A word wider than the whole line is shortened with an
+    ellipsis, never cut in two.
+    """
+    from rich.table import Table
+
+    headers = ("check", "status", "failing / observed", "samples")
+    widths = [_longest_word([row[i] for row in rows]) for i in range(len(headers))]
+    frame = 3 * len(headers) + 1  # borders and padding
+    origin = max((len(row[4]) for row in rows), default=0)
+    origins_below = sum(widths) + frame + origin + 3 > out.width
+    room = out.width - frame - (0 if origins_below else origin + 3)
+    while sum(widths) > room and max(widths) > 8:  # a narrow terminal: shrink the widest
+        widths[widths.index(max(widths))] -= 1
+    table = Table(title=title, title_justify="left", show_lines=False, expand=False)
+    if origins_below:
+        table.add_column("#", justify="right", no_wrap=True)
+    for header, width in zip(headers, widths, strict=True):
+        table.add_column(header, overflow="ellipsis", min_width=width)
+    if not origins_below:
+        table.add_column("origin", no_wrap=True, overflow="ellipsis")
+    for number, (description, status, observed, samples, where) in enumerate(rows, start=1):
+        cells = [Text(description), _status(status), Text(observed), Text(samples)]
+        if origins_below:
+            cells.insert(0, Text(str(number)))
+        else:
+            cells.append(Text(where))
+        table.add_row(*cells)
+    return table, origins_below
 
 
 def _longest_word(cells: list[str], cap: int = 48) -> int:
