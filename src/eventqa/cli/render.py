@@ -336,7 +336,7 @@ def print_alerts(err: Console, alerts: Any) -> None:
 
 
 def run_json(result: Any) -> str:
-    """The `--format json` document (ARCHITECTURE.md, "Command line")."""
+    """The `--format json` document (README, "Commands"; its shape is documented there)."""
     import json
 
     document = result.model_dump(mode="json")
