@@ -120,7 +120,7 @@ message UserSignedUpEvent {
 message BackendEvent {
   oneof event {
     UserSignedUpEvent user_signed_up = 1 [
-      (acme.options.v1.event_metadata).description.value = "Fires when a new user account is created.",
+      (acme.options.v1.event_metadata).description.value = "Fires when a user account is created.",
       (acme.options.v1.event_metadata).team_owner.value = "Growth"
     ];
   }

@@ -304,9 +304,7 @@ def test_without_slack_alerts_go_to_a_local_outbox_file(tmp_path, monkeypatch):
     alerter = Alerter(
         load_config(Path("checks.yaml")), store, FileNotifier(tmp_path / "outbox.jsonl")
     )
-    summary = alerter.after_run(
-        run("r1", event("user_followed_user", "Foundations", BROKEN)), NOW
-    )
+    summary = alerter.after_run(run("r1", event("user_followed_user", "Foundations", BROKEN)), NOW)
     (record,) = [json.loads(line) for line in (tmp_path / "outbox.jsonl").read_text().splitlines()]
     assert record["channel"] == "#foundations" and record["blocks"]
     (written,) = summary.deliveries

@@ -37,7 +37,7 @@ def test_init_then_generate_check_passes_and_run_works_after_demo(tmp_path):
     assert (event["event"], event["table"], event["owner"]) == (
         "user_signed_up", "backend__events", "Growth",
     )  # fmt: skip
-    assert event["description"] == "Fires when a new user account is created."
+    assert event["description"] == "Fires when a user account is created."
     suite = json.loads((project / "expectations/backend__events/user_signed_up.json").read_text())
     assert event["checks"] == len(suite["expectations"]) > 10
 
@@ -173,7 +173,11 @@ def test_the_progress_bar_knows_its_total_before_anything_runs(example_project):
     project = Project(example_project / "checks.yaml")
     steps: list[tuple[str, int, int]] = []
     project.demo(500, progress=lambda *step: steps.append(step))
-    assert steps[0] == ("generating events", 0, 500) and steps[-1] == ("generating events", 500, 500)
+    assert steps[0] == ("generating events", 0, 500) and steps[-1] == (
+        "generating events",
+        500,
+        500,
+    )
     steps.clear()
     project.run(Selection(all=True), progress=lambda *step: steps.append(step), alert=False)
     assert steps[0] == ("", 0, 13)  # the total, at once

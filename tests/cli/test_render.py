@@ -212,7 +212,9 @@ def test_schema_drift_is_a_share_of_events_not_of_keys():
 
 
 def test_long_names_and_paths_are_never_cut_inside_a_word():
-    origin = "contracts/backend/backend_events.proto#BuyerPlacedOrderEvent.shipping_address.country_code"
+    origin = (
+        "contracts/backend/backend_events.proto#BuyerPlacedOrderEvent.shipping_address.country_code"
+    )
     described = check("platform is a value name of livemart.common.v1.Platform", Status.FAILED,
                       unexpected_count=1, element_count=201,
                       samples=["2026-11-22T20:49:56+00:00", "2026-11-23T00:49:56+00:00"])  # fmt: skip
@@ -234,7 +236,10 @@ def big_run(alerts):
                       for i in range(9 if number else 5)]  # fmt: skip
             status = Status.FAILED
         elif number < 7:
-            checks, status = [check("w", Status.WARNED, unexpected_count=1, element_count=2)], Status.WARNED
+            checks, status = (
+                [check("w", Status.WARNED, unexpected_count=1, element_count=2)],
+                Status.WARNED,
+            )
         else:
             checks, status = [check("p", Status.PASSED)], Status.PASSED
         events.append(EventResult(event=f"e{number}", table="t", owner="T", status=status,

@@ -264,6 +264,7 @@ def run(
     output: Path | None,
     no_alert: bool,
 ) -> None:
+    """Check events' window in the warehouse (click shows RUN_HELP)."""
     from eventqa.cli.render import (
         print_alerts,
         print_run,

@@ -7,7 +7,7 @@ codes (`:100:` in `file:100:7`). Styles are the program's own, applied as Text s
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -136,11 +136,7 @@ def _observed(check: Any, events: int | None = None) -> str:
         limit = check.expected.get("min_value")
         allowed = f" (at most {1 - limit:.2%})" if isinstance(limit, int | float) else ""
         return f"{1 - check.observed_value:.2%} null or missing{allowed}"
-    if (
-        check.unexpected_count is not None
-        and events
-        and (check.column or "").startswith("keys(")
-    ):
+    if check.unexpected_count is not None and events and (check.column or "").startswith("keys("):
         count = check.unexpected_count
         affected = min(count, events)
         share = 100 * affected / events
@@ -170,13 +166,7 @@ def _samples(check: Any, limit: int | None = None) -> str:
 
 
 def print_run(out: Console, result: Any) -> None:
-    """A table per event: each check, its status, what was observed, samples of failures.
-
-    Long names and paths are never broken inside a word: descriptions and samples wrap between
-    words, origins and statuses stay whole (shortened with an ellipsis only when nothing fits).
-    """
-    from rich.table import Table
-
+    """A table per event: each failing check, what was observed, samples, and its origin."""
     out.print(
         Text(
             f"run {result.run_id}  window {result.window.since:%Y-%m-%d %H:%M} .. "
@@ -226,7 +216,7 @@ def print_run_summary(out: Console, result: Any) -> None:
     out.print(Text.assemble(_status(result.status.value), ": ", run_summary(result)))
 
 
-def _checks_table(out: Console, title: Text, rows: list[tuple[str, ...]]) -> tuple[Any, bool]:
+def _checks_table(out: Console, title: Text, rows: Sequence[tuple[str, ...]]) -> tuple[Any, bool]:
     """The failing checks of an event as a table, and whether origins go below it.
 
     Each column is at least as wide as its longest word, so wrapping happens between words;
@@ -267,7 +257,7 @@ def _longest_word(cells: list[str], cap: int = 48) -> int:
 
 
 def run_summary(result: Any) -> str:
-    """One line: `5 of 13 events failed, 2 warned; 41 checks failed; alerts: 3 sent, 2 unchanged`."""
+    """One line: `5 of 13 events failed, 2 warned; 41 checks failed; alerts: 3 sent, ...`."""
     events = result.events
     by_status = {s: sum(e.status.value == s for e in events) for s in _STYLE}
     parts = [f"{by_status['failed']} of {_plural(len(events), 'event')} failed"]
@@ -289,7 +279,7 @@ def run_summary(result: Any) -> str:
 def _alerts_in_brief(alerts: Any) -> str:
     if alerts is None:
         return "off (--no-alert)"
-    counts = {}
+    counts: dict[str, int] = {}
     for delivery in alerts.deliveries:
         counts[delivery.outcome.value] = counts.get(delivery.outcome.value, 0) + 1
     parts = []
