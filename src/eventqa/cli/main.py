@@ -306,6 +306,7 @@ def run(
 
 def _warn_when_stale(project: Any) -> None:
     """One line on stderr when expectations/ is behind the contracts or checks.yaml."""
+    project.config  # noqa: B018 (a checks.yaml error is the run's error, not a warning)
     try:
         stale = project.stale_suites()
     except EventQAError as error:
