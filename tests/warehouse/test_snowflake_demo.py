@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 
 from eventqa.service import Project, Selection
+from tests.cli.test_cli import eventqa
 from tests.conftest import REPO
 from tests.warehouse.conftest import DATABASE, SCHEMA, connect, write_connections
 
@@ -87,3 +88,18 @@ def test_demo_loads_snowflake_in_bulk_and_run_finds_the_planted_defects(
     assert {"user_followed_user", "seller_ended_livestream", "payment_failed"} <= failing
     (frontend,) = [t for t in result.tables if t.table == "frontend__events"]
     assert "user_taped_buy_now" in frontend.checks[0].samples
+
+
+@pytest.mark.cli
+def test_the_readme_commands_load_and_check_snowflake(snowflake_project):
+    root = snowflake_project.directory
+    built = eventqa(root, "demo", "--warehouse", "snowflake", "--rows", "3000")
+    assert built.returncode == 0, built.stderr
+    assert built.stdout.startswith(
+        f"Loaded Snowflake {DATABASE}.{SCHEMA} (backend__events, frontend__events) with 3,000 events"
+    )
+    assert "Planted defects" in built.stdout
+    done = eventqa(root, "run", "--all", "--since", "2000-01-01T00:00:00Z", "--no-alert")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "user_followed_user (backend__events, owner Foundations): failed" in done.stdout
+    assert done.stdout.rstrip().splitlines()[-1].startswith("failed: ")
