@@ -284,12 +284,16 @@ def test_an_alert_that_reached_slack_before_the_connection_dropped_is_not_posted
 
 def test_an_outage_alerts_once_and_its_end_once(setup, slack):
     alerter, _ = setup
-    for _ in range(3):
+    summaries = [
         alerter.outage(
             "Snowflake is unreachable: timeout",
             [("user_followed_user", "Foundations")],
             "snowflake",
         )
+        for _ in range(3)
+    ]
+    assert [(d.channel, d.kind) for d in summaries[0].deliveries] == [("#data-quality", "outage")]
+    assert summaries[2].deliveries == [] and summaries[2].unchanged == ["outage of snowflake"]
     assert [m["channel"] for m in slack.messages] == ["#data-quality"]
     assert "could not run" in json.dumps(slack.messages[0]["blocks"])
     alerter.after_run(run("r1", event("user_followed_user", "Foundations", FINE)), NOW)
