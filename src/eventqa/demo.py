@@ -159,35 +159,46 @@ def payload_for(event: EventContract, rng: random.Random, at: datetime) -> dict[
 class DemoSummary:
     """What `demo` built."""
 
-    path: Path
+    path: Path | str  # the DuckDB file, or where `load` put the rows
     rows: dict[str, int]
     defects: dict[str, int]
     since: datetime
     until: datetime
 
 
+# Demo rows per table: (event_id, event_name, event_timestamp, payload as JSON text).
+DemoRows = dict[str, list[tuple[str, str, datetime, str]]]
+Progress = Callable[[str, int, int], None]
+
+
 def build_demo(
     contracts: ContractSet,
     tables: dict[str, str],
-    path: Path,
+    path: Path | str,
     rows: int,
     now: datetime | None = None,
+    *,
+    load: Callable[[DemoRows], None] | None = None,
+    progress: Progress | None = None,
 ) -> DemoSummary:
-    """Write `rows` events over the last 7 days into a fresh DuckDB file at `path`."""
-    import duckdb
-    import pandas as pd
+    """Write `rows` events over the last 7 days into a fresh DuckDB file at `path`.
 
+    `load` puts the rows somewhere else instead (`Snowflake.load_events`); `path` then only
+    names where they went. `progress(step, done, total)` hears how generation goes.
+    """
     until = (now or datetime.now(UTC)).replace(microsecond=0)
     since = until - timedelta(days=DAYS)
     rng = random.Random(20231102)
     events = list(contracts.events.values())
     # user_followed_user is the busiest event, as follows are in a social marketplace.
     weights = [4 if e.name == "user_followed_user" else 1 for e in events]
-    records: dict[str, list[tuple[Any, ...]]] = {table: [] for table in set(tables.values())}
+    records: DemoRows = {table: [] for table in set(tables.values())}
     counts: dict[str, int] = {}
     planted: dict[str, int] = {}
     defects = {d.event: [x for x in DEFECTS if x.event == d.event] for d in DEFECTS}
     for number, event in enumerate(rng.choices(events, weights=weights, k=rows)):
+        if progress and number % 2000 == 0:
+            progress("generating events", number, rows)
         at = since + timedelta(seconds=rng.random() * DAYS * 86_400)
         payload: dict[str, Any] | str = payload_for(event, rng, at)
         for defect in defects.get(event.name, []):
@@ -205,6 +216,17 @@ def build_demo(
             planted[_TYPO] = planted.get(_TYPO, 0) + 1
         records[table].append((f"evt_{number:010d}", name, at, text))
         counts[event.name] = counts.get(event.name, 0) + 1
+
+    if progress:
+        progress("generating events", rows, rows)
+    (load or (lambda records: _write_duckdb(Path(path), records)))(records)
+    return DemoSummary(path, counts, planted, since, until)
+
+
+def _write_duckdb(path: Path, records: DemoRows) -> None:
+    """A fresh DuckDB file holding one table per envelope, payloads as JSON."""
+    import duckdb
+    import pandas as pd
 
     path.parent.mkdir(parents=True, exist_ok=True)
     for suffix in ("", ".wal"):
@@ -228,4 +250,3 @@ def build_demo(
             connection.unregister("frame")
     finally:
         connection.close()
-    return DemoSummary(path, counts, planted, since, until)

@@ -324,7 +324,20 @@ class EventScheduler:
             checks=len(checked.checks),
             failed=sum(c.status.value in ("failed", "error") for c in checked.checks),
             warned=sum(c.status.value == "warned" for c in checked.checks),
+            alerts=_alert_counts(result.alerts),
         )
+
+
+def _alert_counts(alerts: Any) -> dict[str, int]:
+    """What alerting did in a run, for its log line: sent, written, pending, unchanged."""
+    if alerts is None:
+        return {}
+    counts: dict[str, int] = {}
+    for delivery in alerts.deliveries:
+        counts[delivery.outcome.value] = counts.get(delivery.outcome.value, 0) + 1
+    if alerts.unchanged:
+        counts["unchanged"] = len(alerts.unchanged)
+    return counts
 
 
 def _stored_job(store: Any, job_id: str) -> Any:

@@ -144,6 +144,52 @@ class Project:
         directory = output if output is not None else self.directory / EXPORTS_DIR / kind
         return write_export(directory, kind, files, force=force)
 
+    def stale_suites(self) -> SuiteDiff | None:
+        """How expectations/ differs from the contracts and checks.yaml (`generate --check`).
+
+        None when current. A current project is remembered by a hash of everything the answer
+        depends on (checks.yaml, the .proto files, expectations/, eventqa's version) in
+        `.eventqa/expectations.checked`, so `run` pays for deriving suites only after a change.
+        """
+        marker = self.directory / ".eventqa" / "expectations.checked"
+        fingerprint = self._suite_inputs_hash()
+        try:
+            if marker.read_text(encoding="utf-8") == fingerprint:
+                return None
+        except OSError:
+            pass  # never checked here, or unreadable: compare now
+        changes = diff_suites(self.expectations_dir, self.suites)
+        if not changes.clean:
+            return changes
+        try:
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            marker.write_text(fingerprint, encoding="utf-8")
+        except OSError:
+            pass  # a read-only project is compared on every run instead
+        return None
+
+    def _suite_inputs_hash(self) -> str:
+        """A hash of the files suites derive from and of the committed suites."""
+        import hashlib
+
+        from eventqa import __version__
+
+        settings = self.config.contracts
+        folders = [settings.root, *settings.include]
+        files = [self.config_path]
+        for folder in folders:
+            base = folder if folder.is_absolute() else self.directory / folder
+            files += sorted(base.rglob("*.proto"))
+        files += sorted(self.expectations_dir.rglob("*.json"))
+        digest = hashlib.sha256(__version__.encode())
+        for path in files:
+            digest.update(f"\0{path}\0".encode())
+            try:
+                digest.update(path.read_bytes())
+            except OSError:
+                digest.update(b"unreadable")
+        return digest.hexdigest()
+
     def lint(self, against: str | None = None) -> Any:
         """Lint the contracts; with `against` (a contracts folder or git ref), what breaks too."""
         from eventqa.lint import lint
@@ -188,18 +234,50 @@ class Project:
                 tar.extractall(tmp, filter="data")
             return load_contracts(Path(tmp) / prefix, settings.root, settings.include, envelopes)
 
-    def demo(self, rows: int) -> Any:
-        """Build the embedded sample warehouse from the contracts (DuckDB only)."""
-        from eventqa.config.models import DuckDBWarehouse
+    def demo(
+        self,
+        rows: int,
+        warehouse: str = "duckdb",
+        progress: Callable[[str, int, int], None] | None = None,
+    ) -> Any:
+        """Build the sample warehouse from the contracts: a DuckDB file, or into Snowflake.
+
+        `warehouse="snowflake"` loads the same events, in bulk, into the Snowflake that
+        checks.yaml configures, replacing its events tables.
+        """
+        from eventqa.config.models import DuckDBWarehouse, SnowflakeWarehouse
         from eventqa.demo import build_demo
         from eventqa.errors import UsageError
 
         settings = self.config.warehouse
-        if not isinstance(settings, DuckDBWarehouse):
-            raise UsageError("`eventqa demo` builds a DuckDB warehouse; checks.yaml names another")
-        path = settings.path if settings.path.is_absolute() else self.directory / settings.path
         tables = {name: self.config.table_for(name) for name in self.contracts.envelopes}
-        return build_demo(self.contracts, tables, path, rows)
+        if warehouse == "snowflake":
+            if not isinstance(settings, SnowflakeWarehouse):
+                raise UsageError(
+                    "`eventqa demo --warehouse snowflake` loads the Snowflake that checks.yaml "
+                    f"configures, and checks.yaml's warehouse is {settings.type}",
+                    hint="set `warehouse: {type: snowflake, connection_name: ...}` in checks.yaml",
+                )
+            from eventqa.warehouse.snowflake import Snowflake
+
+            adapter = Snowflake(settings)
+            where = "Snowflake {}.{} ({})".format(
+                adapter.params.get("database", "?"), adapter.params.get("schema", "?"),
+                ", ".join(sorted(set(tables.values()))),
+            )  # fmt: skip
+            return build_demo(
+                self.contracts, tables, where, rows,
+                load=lambda records: self._with_retries(adapter.load_events, records, progress),
+                progress=progress,
+            )  # fmt: skip
+        if not isinstance(settings, DuckDBWarehouse):
+            raise UsageError(
+                "`eventqa demo` builds a DuckDB warehouse, and checks.yaml names Snowflake",
+                hint="pass `--warehouse snowflake` to load the demo events into it "
+                "(its events tables are replaced)",
+            )
+        path = settings.path if settings.path.is_absolute() else self.directory / settings.path
+        return build_demo(self.contracts, tables, path, rows, progress=progress)
 
     def run(
         self,
@@ -227,7 +305,9 @@ class Project:
                 store = self.result_store()
                 try:
                     events = [(job.event, job.owner) for job in jobs]
-                    self.alerter(store).outage(str(error), events, self.config.warehouse.type, now)
+                    error.alerts = self.alerter(store).outage(
+                        str(error), events, self.config.warehouse.type, now
+                    )
                 finally:
                     store.close()
             raise
@@ -254,6 +334,8 @@ class Project:
         for table in declared:
             by_table.setdefault(table, [])
         results, tables, done, checked_tables = [], [], 0, []
+        if progress:  # the total is known before anything runs
+            progress("", 0, len(jobs))
         # One statement per table window; tables run side by side, each on its own connection.
         workers = max(1, min(self.config.defaults.concurrency, len(by_table)))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="eventqa") as pool:
@@ -284,7 +366,7 @@ class Project:
             with store_errors(self.results_url):
                 store.save(run)  # stored before anything reads or sends it, in one transaction
                 if alert:
-                    self.alerter(store).after_run(run, now)
+                    run = run.model_copy(update={"alerts": self.alerter(store).after_run(run, now)})
         finally:
             store.close()
         return run
@@ -444,6 +526,31 @@ class Project:
                 Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         return ResultStore(url)
 
+    def events(self, owner: str | None = None, table: str | None = None) -> list[EventInfo]:
+        """The committed suites' events (what `run` checks), optionally one owner's or table's."""
+        from eventqa.errors import UsageError
+
+        jobs = list(self.catalog.all_jobs.values())
+        if not jobs:
+            raise UsageError(
+                f"no suites in {EXPECTATIONS_DIR}/", hint="run `eventqa generate` first"
+            )
+        for value, known, what in (
+            (owner, sorted({j.owner for j in jobs if j.owner}), "owner"),
+            (table, sorted({j.table for j in jobs}), "table"),
+        ):
+            if value is not None and value not in known:
+                raise UsageError(f"unknown {what} {value!r}{_suggest(value, known)}")
+        return [
+            EventInfo(
+                event=job.event, table=job.table, owner=job.owner,
+                description=job.suite["meta"]["eventqa"].get("description"),
+                checks=len(job.suite.get("expectations", [])),
+            )
+            for job in sorted(jobs, key=lambda j: (j.table, j.event))
+            if (owner is None or job.owner == owner) and (table is None or job.table == table)
+        ]  # fmt: skip
+
     def history(self, event: str, limit: int) -> list[Any]:
         """The event's recent runs from the results store, newest first."""
         from eventqa.errors import UsageError
@@ -457,6 +564,35 @@ class Project:
             return rows
         finally:
             store.close()
+
+
+@dataclass(frozen=True)
+class EventInfo:
+    """An event as `eventqa list` shows it."""
+
+    event: str
+    table: str
+    owner: str | None
+    description: str | None
+    checks: int
+
+
+@dataclass(frozen=True)
+class InitResult:
+    """What `eventqa init` wrote, and the suites it generated."""
+
+    directory: Path
+    written: list[Path]
+    generated: GenerateResult
+
+
+def init_project(directory: Path) -> InitResult:
+    """Scaffold a project into an empty folder, then generate its expectations/."""
+    from eventqa.scaffold import write_scaffold
+
+    scaffold = write_scaffold(directory)
+    generated = Project(directory / "checks.yaml").generate()
+    return InitResult(directory, scaffold.written, generated)
 
 
 # -- running suites --------------------------------------------------------------------------

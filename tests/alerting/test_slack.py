@@ -257,6 +257,37 @@ def test_undelivered_alerts_wait_in_the_outbox_for_the_next_run(setup, slack):
     assert store.pending() == []
 
 
+def test_after_run_says_what_it_sent_kept_quiet_and_could_not_deliver(setup, slack):
+    from eventqa.results.models import Delivered
+
+    alerter, _ = setup
+    first = alerter.after_run(run("r1", event("user_followed_user", "Foundations", BROKEN)), NOW)
+    (sent,) = first.deliveries
+    assert (sent.channel, sent.kind, sent.outcome, sent.destination) == (
+        "#foundations", "failure", Delivered.SENT, "Slack",
+    )  # fmt: skip
+    assert "user_followed_user" in sent.text and first.unchanged == [] and not first.backfill
+
+    at = NOW + timedelta(minutes=5)
+    second = alerter.after_run(
+        run("r2", event("user_followed_user", "Foundations", BROKEN), until=at), at
+    )
+    assert second.deliveries == [] and second.unchanged == ["user_followed_user"]
+
+    slack.faults.extend(["500"] * 3)  # more than the client's retries
+    at = NOW + timedelta(minutes=10)
+    third = alerter.after_run(run("r3", event("user_opened_app", "Growth", BROKEN), until=at), at)
+    (kept,) = third.deliveries
+    assert kept.outcome == Delivered.PENDING and "internal_error" in (kept.error or "")
+    assert third.count(Delivered.PENDING) == 1
+
+    old = NOW - timedelta(days=30)  # a backfill: stored, never alerted
+    backfill = alerter.after_run(
+        run("r4", event("user_signed_up", "Growth", BROKEN), until=old), at
+    )
+    assert backfill.backfill and [d.kind for d in backfill.deliveries] == ["failure"]  # r3's
+
+
 def test_an_alert_that_reached_slack_before_the_connection_dropped_is_not_posted_again(
     setup, slack
 ):
@@ -271,12 +302,16 @@ def test_an_alert_that_reached_slack_before_the_connection_dropped_is_not_posted
 
 def test_an_outage_alerts_once_and_its_end_once(setup, slack):
     alerter, _ = setup
-    for _ in range(3):
+    summaries = [
         alerter.outage(
             "Snowflake is unreachable: timeout",
             [("user_followed_user", "Foundations")],
             "snowflake",
         )
+        for _ in range(3)
+    ]
+    assert [(d.channel, d.kind) for d in summaries[0].deliveries] == [("#data-quality", "outage")]
+    assert summaries[2].deliveries == [] and summaries[2].unchanged == ["outage of snowflake"]
     assert [m["channel"] for m in slack.messages] == ["#data-quality"]
     assert "could not run" in json.dumps(slack.messages[0]["blocks"])
     alerter.after_run(run("r1", event("user_followed_user", "Foundations", FINE)), NOW)
@@ -291,9 +326,12 @@ def test_without_slack_alerts_go_to_a_local_outbox_file(tmp_path, monkeypatch):
     alerter = Alerter(
         load_config(Path("checks.yaml")), store, FileNotifier(tmp_path / "outbox.jsonl")
     )
-    alerter.after_run(run("r1", event("user_followed_user", "Foundations", BROKEN)), NOW)
+    summary = alerter.after_run(run("r1", event("user_followed_user", "Foundations", BROKEN)), NOW)
     (record,) = [json.loads(line) for line in (tmp_path / "outbox.jsonl").read_text().splitlines()]
     assert record["channel"] == "#foundations" and record["blocks"]
+    (written,) = summary.deliveries
+    assert written.outcome.value == "written"
+    assert written.destination == str(tmp_path / "outbox.jsonl")
 
 
 @pytest.mark.cli

@@ -271,7 +271,8 @@ def test_concurrent_events_give_the_same_results_as_one_at_a_time(example_projec
             result = Project(checks).run(Selection(all=True), None, until)
         finally:
             checks.write_text(text)
-        document = result.model_dump(mode="json", exclude={"run_id"})
+        # What alerting did differs by design: the second run's failures were said by the first.
+        document = result.model_dump(mode="json", exclude={"run_id", "alerts"})
         for event in document["events"]:
             event.pop("duration_seconds")
         return document

@@ -27,10 +27,10 @@ from eventqa.alerting.blocks import (
 )
 from eventqa.alerting.delivery import Notifier, deliver_pending
 from eventqa.config.models import Config
-from eventqa.results.models import CheckResult, EventResult, RunResult, Status
+from eventqa.results.models import AlertSummary, CheckResult, EventResult, RunResult, Status
 from eventqa.results.store import OutboxEntry
 
-__all__ = ["Alerter", "Notifier", "deliver_pending"]
+__all__ = ["AlertSummary", "Alerter", "Notifier", "deliver_pending"]
 
 # Failing-rows SQL of an event's failing checks, keyed by `CheckResult.key`.
 Repro = Callable[[EventResult, RunResult], dict[str, str]]
@@ -51,6 +51,7 @@ class Alerter:
         self.store = store
         self.notifier = notifier
         self.repro = repro or (lambda event, run: {})
+        self._unchanged: list[str] = []  # subjects this run kept quiet: said before, unchanged
 
     def channel_for(self, event: str, owner: str | None) -> str | None:
         """The event's own channel, else its owner's, else the fallback."""
@@ -72,16 +73,24 @@ class Alerter:
         """
         return now - run.window.until <= self.config.defaults.misfire_grace
 
-    def after_run(self, run: RunResult, now: datetime | None = None) -> None:
-        """Queue what this run should say, clear an outage, then deliver everything pending."""
+    def after_run(self, run: RunResult, now: datetime | None = None) -> AlertSummary:
+        """Queue what this run should say, clear an outage, then deliver everything pending.
+
+        Returns what happened: each message delivered (or kept for later), and the failures
+        kept quiet because they were said before and have not changed.
+        """
         now = now or datetime.now(UTC)
+        self._unchanged = []
         self._recovered(run)
-        if self.is_live(run, now):
+        live = self.is_live(run, now)
+        if live:
             self._alert_events(run, now)
             self._alert_tables(run, now)
             if self.config.alerts.warnings == "digest":
                 self._digest(run, now)
-        deliver_pending(self.store, self.notifier)
+        deliveries = deliver_pending(self.store, self.notifier)
+        unchanged = list(dict.fromkeys(self._unchanged))  # a table is decided once per channel
+        return AlertSummary(deliveries=deliveries, unchanged=unchanged, backfill=not live)
 
     def _alert_events(self, run: RunResult, now: datetime) -> None:
         """One message per team and channel, listing that team's newly failing events."""
@@ -154,6 +163,7 @@ class Alerter:
         ):
             label = f"is still failing (since {state['first_failed_at']:%Y-%m-%d %H:%M} UTC)"
         else:
+            self._unchanged.append(subject)
             return None
         first = state["first_failed_at"] if state is not None and failing_before else now
         return label, {
@@ -202,7 +212,7 @@ class Alerter:
     def outage(
         self, error: str, events: list[tuple[str, str | None]], warehouse: str,
         now: datetime | None = None,
-    ) -> None:  # fmt: skip
+    ) -> AlertSummary:  # fmt: skip
         """The run could not complete: say so once per outage, then deliver what is pending."""
         key = f"outage:{warehouse}"
         state = self.store.alert_state(key)
@@ -222,7 +232,12 @@ class Alerter:
             self.store.record_alerts(
                 {key: {"status": "failing", "channel": ",".join(sorted(channels))}}, entries
             )
-        deliver_pending(self.store, self.notifier)
+            unchanged = []
+        else:
+            unchanged = [f"outage of {warehouse}"]
+        return AlertSummary(
+            deliveries=deliver_pending(self.store, self.notifier), unchanged=unchanged
+        )
 
     def _recovered(self, run: RunResult) -> None:
         for key in ("outage:duckdb", "outage:snowflake"):

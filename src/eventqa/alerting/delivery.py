@@ -13,8 +13,7 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
-from rich.markup import escape
+from eventqa.results.models import Delivered, Delivery
 
 METADATA_TYPE = "eventqa_alert"
 
@@ -25,6 +24,10 @@ class DeliveryError(Exception):
 
 class Notifier(ABC):
     """Somewhere alerts go."""
+
+    # Where delivered messages end up, as the run's summary names it.
+    destination = "Slack"
+    delivered = Delivered.SENT
 
     @abstractmethod
     def send(
@@ -144,6 +147,8 @@ class SlackNotifier(Notifier):
 class WebhookNotifier(Notifier):
     """An incoming webhook: one channel, no threads (replies are posted as messages)."""
 
+    destination = "Slack webhook"
+
     def __init__(self, url: str):
         from slack_sdk.webhook import WebhookClient
 
@@ -164,16 +169,18 @@ class WebhookNotifier(Notifier):
 
 
 class FileNotifier(Notifier):
-    """No Slack configured: append each alert to a JSON-lines file and say so on the console.
+    """No Slack configured: append each alert to a JSON-lines file (the run's summary says so).
 
     Idempotent by alert id, like the Slack notifier: an alert tried before (the process may have
     died after writing it) is looked up in the file first, and a line cut short by a crash is
     dropped before the next record is written.
     """
 
-    def __init__(self, path: Path, console: Console | None = None):
+    delivered = Delivered.WRITTEN
+
+    def __init__(self, path: Path):
         self.path = path
-        self.console = console or Console(stderr=True, highlight=False, soft_wrap=True)
+        self.destination = str(path)
 
     def written(self, alert_id: str) -> bool:
         """Whether the file holds a complete record of this alert."""
@@ -213,24 +220,34 @@ class FileNotifier(Notifier):
         record = {"id": alert_id, "channel": channel, "thread_of": thread_ts, **payload}
         with self.path.open("a", encoding="utf-8") as file:
             file.write(json.dumps(record) + "\n")
-        self.console.print(
-            f"[yellow]alert[/yellow] for {channel}: {escape(payload['text'])} "
-            f"[dim](no SLACK_BOT_TOKEN: written to {escape(str(self.path))})[/dim]",
-            markup=True,
-        )
         return alert_id  # stands in for a ts, so replies can name their thread
 
 
-def deliver_pending(store: Any, notifier: Notifier) -> int:
-    """Send every undelivered alert, oldest first; return how many are still pending."""
-    remaining = 0
+def deliver_pending(store: Any, notifier: Notifier) -> list[Delivery]:
+    """Send every undelivered alert, oldest first; return what became of each message.
+
+    Thread replies that carry a message's details (`*-detail`) go with it and are not listed.
+    """
+    deliveries: list[Delivery] = []
+
+    def note(item: dict[str, Any], outcome: Delivered, error: str | None = None) -> None:
+        if not item["kind"].endswith("-detail"):
+            deliveries.append(
+                Delivery(
+                    channel=item["channel"], kind=item["kind"],
+                    text=str(item["payload"].get("text", "")), outcome=outcome,
+                    destination=notifier.destination, error=error,
+                )
+            )  # fmt: skip
+
     for item in store.pending():
         thread_ts = None
         if item["thread_of"]:
             parent = store.outbox_item(item["thread_of"])
             if parent is None or parent["ts"] is None:
                 if parent is not None and parent["delivered_at"] is None:
-                    remaining += 1  # wait for the message whose thread this replies in
+                    # wait for the message whose thread this replies in
+                    note(item, Delivered.PENDING, "its thread's first message is not delivered")
                     continue
             else:
                 thread_ts = parent["ts"]
@@ -239,7 +256,8 @@ def deliver_pending(store: Any, notifier: Notifier) -> int:
             ts = notifier.send(item["id"], item["channel"], item["payload"], thread_ts, earlier > 0)
         except DeliveryError as error:
             store.mark_attempt(item["id"], error=str(error))
-            remaining += 1
+            note(item, Delivered.PENDING, str(error))
             continue
         store.mark_attempt(item["id"], ts=ts)
-    return remaining
+        note(item, notifier.delivered)
+    return deliveries

@@ -54,6 +54,10 @@ def error_handler(command: F) -> F:
         except EventQAError as error:
             if debug:
                 traceback.print_exc()
+            if alerts := getattr(error, "alerts", None):  # a run that could not complete alerted
+                from eventqa.cli.render import print_alerts
+
+                print_alerts(err, alerts)
             for line in str(error).splitlines():
                 err.print(Text.assemble(("error:", "red"), f" {line}") if line else Text())
             if error.hint:
@@ -98,6 +102,39 @@ def _project(config_path: Path) -> Any:
 
 
 @cli.command()
+@click.argument(
+    "directory", type=click.Path(path_type=Path, file_okay=False), default=Path("."),
+    required=False,
+)  # fmt: skip
+@error_handler
+def init(directory: Path) -> None:
+    """Start a project in an empty folder: checks.yaml, contracts/, expectations/."""
+    from eventqa.cli.render import print_init
+    from eventqa.service import init_project
+
+    print_init(out, init_project(directory))
+
+
+@cli.command("list")
+@click.option("--owner", help="Only this team's events.")
+@click.option("--table", help="Only this table's events.")
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text")
+@click.pass_obj
+@error_handler
+def list_events(
+    config_path: Path, owner: str | None, table: str | None, output_format: str
+) -> None:
+    """The events that `run` checks: table, owner, description and number of checks."""
+    from eventqa.cli.render import events_json, print_events
+
+    events = _project(config_path).events(owner, table)
+    if output_format == "json":
+        click.echo(events_json(events))
+    else:
+        print_events(out, events)
+
+
+@cli.command()
 @click.option("--check", is_flag=True, help="Fail (exit 1) when expectations/ is not current.")
 @click.pass_obj
 @error_handler
@@ -127,13 +164,21 @@ def main() -> None:
 
 @cli.command()
 @click.option("--rows", type=click.IntRange(min=1), default=100_000, show_default=True)
+@click.option(
+    "--warehouse", type=click.Choice(["duckdb", "snowflake"]), default="duckdb",
+    show_default=True,
+    help="duckdb: build the embedded file; snowflake: load the events into the Snowflake "
+    "checks.yaml configures (replaces its events tables).",
+)  # fmt: skip
 @click.pass_obj
 @error_handler
-def demo(config_path: Path, rows: int) -> None:
-    """Build the embedded DuckDB sample warehouse (7 days of events, a few real defects)."""
-    from eventqa.cli.render import print_demo
+def demo(config_path: Path, rows: int, warehouse: str) -> None:
+    """Build a sample warehouse: 7 days of events for every contract, a few real defects."""
+    from eventqa.cli.render import demo_progress, print_demo
 
-    print_demo(out, _project(config_path).demo(rows))
+    with demo_progress(err) as advance:
+        summary = _project(config_path).demo(rows, warehouse, progress=advance)
+    print_demo(out, summary)
 
 
 # Windows are checked within these years: durations (at most ~100 years) then add and subtract
@@ -168,7 +213,22 @@ def _writable_file(ctx: click.Context, param: click.Parameter, value: Path | Non
     return value
 
 
-@cli.command()
+RUN_HELP = """Check events' window in the warehouse; exit 1 when an error-severity check fails.
+
+\b
+Choose what to check with exactly one selector (required):
+  --event NAME (repeatable), --table T, --owner TEAM or --all.
+
+\b
+Examples:
+  eventqa run --event user_followed_user
+  eventqa run --owner Payments --since 2026-03-01T00:00Z --until 2026-03-02T00:00Z
+  eventqa run --table frontend__events --no-alert
+  eventqa run --all --format junit --output results.xml
+"""
+
+
+@cli.command(help=RUN_HELP, short_help="Check events' window in the warehouse.")
 @click.option("--event", "events", multiple=True, help="An event name (repeatable).")
 @click.option("--table", help="Every event of this table, plus table-level checks.")
 @click.option("--owner", help="Every event this team owns.")
@@ -187,7 +247,7 @@ def _writable_file(ctx: click.Context, param: click.Parameter, value: Path | Non
 )  # fmt: skip
 @click.option(
     "--output", type=click.Path(path_type=Path, dir_okay=False), callback=_writable_file,
-    help="Write here.",
+    help="Write the report here (in --format), instead of to the terminal.",
 )  # fmt: skip
 @click.option("--no-alert", is_flag=True, help="Store the results but send no alerts.")
 @click.pass_obj
@@ -204,23 +264,37 @@ def run(
     output: Path | None,
     no_alert: bool,
 ) -> None:
-    """Check events' window in the warehouse; exit 1 when an error-severity check fails."""
-    from eventqa.cli.render import print_run, run_json, run_junit
+    """Check events' window in the warehouse (click shows RUN_HELP)."""
+    from eventqa.cli.render import (
+        print_alerts,
+        print_run,
+        print_run_summary,
+        progress_bar,
+        run_json,
+        run_junit,
+    )
     from eventqa.service import Selection
 
     if sum(bool(x) for x in (events, table, owner, all_events)) != 1:
         raise click.UsageError("choose exactly one of --event, --table, --owner or --all")
     selection = Selection(events=events, table=table, owner=owner, all=all_events)
-    from eventqa.cli.render import progress_bar
-
-    with progress_bar(err) as advance:
-        result = _project(config_path).run(
-            selection, since, until, progress=advance, alert=not no_alert
-        )
+    project = _project(config_path)
+    _warn_when_stale(project)
+    with progress_bar(err) as advance:  # nothing else prints while the bar is live
+        result = project.run(selection, since, until, progress=advance, alert=not no_alert)
+    print_alerts(err, result.alerts)
     if output_format == "text":
-        print_run(out, result)
-        if output:  # a file gets the machine-readable form
-            output.write_text(run_json(result) + "\n", encoding="utf-8")
+        if output:
+            with output.open("w", encoding="utf-8") as file:
+                to_file = Console(
+                    file=file, width=160, color_system=None, highlight=False, soft_wrap=True,
+                    markup=False, emoji=False,
+                )  # fmt: skip
+                print_run(to_file, result)
+                print_run_summary(to_file, result)
+        else:
+            print_run(out, result)
+        print_run_summary(out, result)
     else:
         document = run_json(result) if output_format == "json" else run_junit(result)
         if output:
@@ -228,6 +302,35 @@ def run(
         else:
             click.echo(document)
     sys.exit(result.exit_code)
+
+
+def _warn_when_stale(project: Any) -> None:
+    """One line on stderr when expectations/ is behind the contracts or checks.yaml."""
+    project.config  # noqa: B018 (a checks.yaml error is the run's error, not a warning)
+    try:
+        stale = project.stale_suites()
+    except EventQAError as error:
+        first = str(error).splitlines()[0]
+        err.print(
+            Text.assemble(("warning:", "yellow"), f" could not compare expectations/: {first}")
+        )
+        return
+    if stale is not None:
+        counts = [
+            f"{len(paths)} {label}"
+            for label, paths in (
+                ("stale", stale.stale), ("missing", stale.missing), ("orphaned", stale.orphaned)
+            )
+            if paths
+        ]  # fmt: skip
+        err.print(
+            Text.assemble(
+                ("warning:", "yellow"),
+                f" expectations/ is out of date with the contracts and checks.yaml "
+                f"({', '.join(counts)} suites): this run checks the committed suites; "
+                "run `eventqa generate`",
+            )
+        )
 
 
 @cli.command()

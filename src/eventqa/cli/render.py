@@ -7,8 +7,9 @@ codes (`:100:` in `file:100:7`). Styles are the program's own, applied as Text s
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -55,6 +56,55 @@ def print_export(out: Console, result: Any) -> None:
             out.print(Text(f"  {label}: {path}"))
 
 
+def print_init(out: Console, result: Any) -> None:
+    """What `init` wrote, then what to do next."""
+    where = result.directory
+    out.print(Text(f"Created an eventqa project in {where}/:"))
+    for path in result.written:
+        out.print(Text(f"  {path.as_posix()}"))
+    suites = result.generated.suites
+    for suite in suites:
+        out.print(Text(f"  expectations/{suite.relative_path} (generated)"))
+    out.print(Text("Next steps:", "bold"))
+    steps = [] if where.resolve() == Path.cwd().resolve() else [(f"cd {where}", "")]
+    steps += [
+        ("eventqa demo", "build a sample DuckDB warehouse from the contracts"),
+        ("eventqa run --all", "check it (exit 0: the sample keeps its contracts)"),
+        ("eventqa list", "the events, their owners and checks"),
+        ("edit contracts/ and checks.yaml", "then `eventqa generate` and commit expectations/"),
+    ]
+    width = max(len(command) for command, _ in steps)
+    for command, note in steps:
+        shown = f"  {command.ljust(width)}" if note else f"  {command}"
+        out.print(Text.assemble(shown, (f"  # {note}" if note else "", "dim")))
+
+
+def print_events(out: Console, events: list[Any]) -> None:
+    """`list`: one row per event."""
+    from rich.table import Table
+
+    table = Table(title=Text(_plural(len(events), "event")), title_justify="left")
+    table.add_column("event", no_wrap=True)
+    table.add_column("table", no_wrap=True)
+    table.add_column("owner", no_wrap=True)
+    table.add_column("checks", justify="right")
+    table.add_column("description", overflow="ellipsis")
+    for event in events:
+        table.add_row(
+            Text(event.event), Text(event.table), Text(event.owner or "?"),
+            Text(str(event.checks)), Text(event.description or ""),
+        )  # fmt: skip
+    out.print(table)
+
+
+def events_json(events: list[Any]) -> str:
+    """`list --format json`: the same rows, for scripts."""
+    import dataclasses
+    import json
+
+    return json.dumps([dataclasses.asdict(event) for event in events], indent=2)
+
+
 def _plural(count: int, noun: str) -> str:
     return f"{count} {noun}" + ("" if count == 1 else "s")
 
@@ -64,7 +114,8 @@ def print_demo(out: Console, summary: Any) -> None:
     total = sum(summary.rows.values())
     out.print(
         Text(
-            f"Built {summary.path} with {total:,} events over "
+            f"{'Built' if isinstance(summary.path, Path) else 'Loaded'} {summary.path} with "
+            f"{total:,} events over "
             f"{summary.since:%Y-%m-%d} .. {summary.until:%Y-%m-%d %H:%M} UTC "
             f"({len(summary.rows)} event types)."
         )
@@ -83,23 +134,55 @@ def _status(status: str) -> Text:
     return Text(status, style=_STYLE[status])
 
 
-def _observed(check: Any) -> str:
+# GX reports the share of non-null values; users asked about the share of nulls.
+_NON_NULL_PROPORTION = "expect_column_proportion_of_non_null_values_to_be_between"
+
+
+def _observed(check: Any, events: int | None = None) -> str:
+    """What a check found, in the words of its question.
+
+    `events` (the event's row count) is the denominator of checks over the keys of objects
+    (schema drift): a share of keys would understate how many events carry a stray key.
+    """
     if check.error:
         return str(check.error)
+    if check.expectation_type == _NON_NULL_PROPORTION and isinstance(
+        check.observed_value, int | float
+    ):
+        limit = check.expected.get("min_value")
+        allowed = f" (at most {1 - limit:.2%})" if isinstance(limit, int | float) else ""
+        return f"{1 - check.observed_value:.2%} null or missing{allowed}"
+    if check.unexpected_count is not None and events and (check.column or "").startswith("keys("):
+        count = check.unexpected_count
+        affected = min(count, events)
+        share = 100 * affected / events
+        return (
+            f"{_plural(count, 'undeclared key')} in at most {affected:,} of {events:,} events "
+            f"({share:.2f}%)"
+        )
     if check.unexpected_count is not None and check.element_count:
         percent = 100 * check.unexpected_count / check.element_count
         return f"{check.unexpected_count:,} of {check.element_count:,} ({percent:.2f}%)"
     if check.unexpected_count is not None:
         return f"{check.unexpected_count:,} rows"
     if check.observed_value is not None:
-        return f"observed {check.observed_value}"
+        return f"observed {_json(check.observed_value)}"
     return ""
 
 
-def print_run(out: Console, result: Any) -> None:
-    """A table per event: each check, its status, what was observed, samples of failures."""
-    from rich.table import Table
+def _json(value: Any) -> str:
+    """A value from the warehouse as JSON (strings quoted, null as null), never a Python repr."""
+    import json
 
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def _samples(check: Any, limit: int | None = None) -> str:
+    return ", ".join(_json(sample) for sample in check.samples[:limit])
+
+
+def print_run(out: Console, result: Any) -> None:
+    """A table per event: each failing check, what was observed, samples, and its origin."""
     out.print(
         Text(
             f"run {result.run_id}  window {result.window.since:%Y-%m-%d %H:%M} .. "
@@ -111,30 +194,29 @@ def print_run(out: Console, result: Any) -> None:
             (event.event, "bold"),
             f" ({event.table}, owner {event.owner or '?'}): ",
             _status(event.status.value),
-            f", {event.row_count:,} events",
+            f", {event.row_count or 0:,} events",
         )
         failing = [c for c in event.checks if c.status.value != "passed"]
-        table = Table(title=title, title_justify="left", show_lines=False, expand=False)
-        for header in ("check", "status", "failing / observed", "samples", "origin"):
-            table.add_column(header, overflow="fold")
-        for check in failing:
-            samples = ", ".join(map(str, check.samples[:5]))
-            table.add_row(
-                Text(check.description),
-                _status(check.status.value),
-                Text(_observed(check)),
-                Text(samples),
-                Text(check.origin),
+        rows = [
+            (
+                check.description, check.status.value, _observed(check, event.row_count),
+                _samples(check, 5), check.origin,
             )
+            for check in failing
+        ]  # fmt: skip
+        table, origins_below = _checks_table(out, title, rows)
         passed = len(event.checks) - len(failing)
         if failing:
             out.print(table)
+            for number, row in enumerate(rows, start=1):
+                if origins_below:
+                    out.print(Text.assemble(f"  #{number} ", (row[4], "dim")))
         else:
             out.print(title)
         out.print(Text(f"  {passed} of {len(event.checks)} checks passed"))
     for table_result in result.tables:
         for check in table_result.checks:
-            samples = ", ".join(map(str, check.samples[:5]))
+            samples = _samples(check, 5)
             out.print(
                 Text.assemble(
                     (table_result.table, "bold"),
@@ -143,11 +225,124 @@ def print_run(out: Console, result: Any) -> None:
                     f" {_observed(check)}" + (f"; unknown: {samples}" if samples else ""),
                 )
             )
-    out.print(_status(result.status.value))
+
+
+def print_run_summary(out: Console, result: Any) -> None:
+    """The run's last line: its status, then counts of events, checks and alerts."""
+    out.print(Text.assemble(_status(result.status.value), ": ", run_summary(result)))
+
+
+def _checks_table(out: Console, title: Text, rows: Sequence[tuple[str, ...]]) -> tuple[Any, bool]:
+    """The failing checks of an event as a table, and whether origins go below it.
+
+    Each column is at least as wide as its longest word, so wrapping happens between words;
+    origins (long paths) are one unbroken column when the line has room for them, else listed
+    under the table by check number. A word wider than the whole line is shortened with an
+    ellipsis, never cut in two.
+    """
+    from rich.table import Table
+
+    headers = ("check", "status", "failing / observed", "samples")
+    widths = [_longest_word([row[i] for row in rows]) for i in range(len(headers))]
+    frame = 3 * len(headers) + 1  # borders and padding
+    origin = max((len(row[4]) for row in rows), default=0)
+    origins_below = sum(widths) + frame + origin + 3 > out.width
+    room = out.width - frame - (0 if origins_below else origin + 3)
+    while sum(widths) > room and max(widths) > 8:  # a narrow terminal: shrink the widest
+        widths[widths.index(max(widths))] -= 1
+    table = Table(title=title, title_justify="left", show_lines=False, expand=False)
+    if origins_below:
+        table.add_column("#", justify="right", no_wrap=True)
+    for header, width in zip(headers, widths, strict=True):
+        table.add_column(header, overflow="ellipsis", min_width=width)
+    if not origins_below:
+        table.add_column("origin", no_wrap=True, overflow="ellipsis")
+    for number, (description, status, observed, samples, where) in enumerate(rows, start=1):
+        cells = [Text(description), _status(status), Text(observed), Text(samples)]
+        if origins_below:
+            cells.insert(0, Text(str(number)))
+        else:
+            cells.append(Text(where))
+        table.add_row(*cells)
+    return table, origins_below
+
+
+def _longest_word(cells: list[str], cap: int = 48) -> int:
+    """The longest space-free run in `cells` (capped: a column may not take the whole line)."""
+    return min(cap, max((len(word) for cell in cells for word in cell.split()), default=0))
+
+
+def run_summary(result: Any) -> str:
+    """One line: `5 of 13 events failed, 2 warned; 41 checks failed; alerts: 3 sent, ...`."""
+    events = result.events
+    by_status = {s: sum(e.status.value == s for e in events) for s in _STYLE}
+    parts = [f"{by_status['failed']} of {_plural(len(events), 'event')} failed"]
+    if by_status["warned"]:
+        parts[0] += f", {by_status['warned']} warned"
+    if by_status["error"]:
+        parts[0] += f", {by_status['error']} could not run"
+    checks = [c for e in events for c in e.checks] + [c for t in result.tables for c in t.checks]
+    failed = sum(c.status.value == "failed" for c in checks)
+    warned = sum(c.status.value == "warned" for c in checks)
+    parts.append(f"{_plural(failed, 'check')} failed" + (f", {warned} warned" if warned else ""))
+    bad_tables = [t.table for t in result.tables if t.status.value != "passed"]
+    if bad_tables:
+        parts.append(f"table-level findings in {', '.join(bad_tables)}")
+    parts.append(f"alerts: {_alerts_in_brief(result.alerts)}")
+    return "; ".join(parts)
+
+
+def _alerts_in_brief(alerts: Any) -> str:
+    if alerts is None:
+        return "off (--no-alert)"
+    counts: dict[str, int] = {}
+    for delivery in alerts.deliveries:
+        counts[delivery.outcome.value] = counts.get(delivery.outcome.value, 0) + 1
+    parts = []
+    if counts.get("sent"):
+        parts.append(f"{counts['sent']} sent")
+    if counts.get("written"):
+        parts.append(f"{counts['written']} written to the outbox file")
+    if counts.get("pending"):
+        parts.append(f"{counts['pending']} not delivered")
+    if alerts.unchanged:
+        parts.append(f"{len(alerts.unchanged)} unchanged")
+    if alerts.backfill:
+        parts.append("none for a backfill")
+    return ", ".join(parts) or "none"
+
+
+def print_alerts(err: Console, alerts: Any) -> None:
+    """What happened to alerts: sent to a channel, written to the outbox, or kept quiet."""
+    if alerts is None:
+        return
+    for delivery in alerts.deliveries:
+        outcome = delivery.outcome.value
+        if outcome == "sent":
+            head = Text.assemble(("alert", "yellow"), f" sent to {delivery.channel}")
+            tail = f" ({delivery.destination})" if delivery.destination != "Slack" else ""
+        elif outcome == "written":
+            head = Text.assemble(("alert", "yellow"), f" for {delivery.channel}")
+            tail = f" (no SLACK_BOT_TOKEN: written to {delivery.destination})"
+        else:
+            head = Text.assemble(("alert", "red"), f" for {delivery.channel} not delivered")
+            tail = f" ({delivery.error}; kept in the outbox, the next run sends it)"
+        err.print(Text.assemble(head, f": {delivery.text}", (tail, "dim")), soft_wrap=True)
+    if alerts.unchanged:
+        err.print(
+            Text.assemble(
+                ("alerts", "dim"),
+                " suppressed as unchanged (said before; reminded after alerts.remind_after): ",
+                ", ".join(alerts.unchanged),
+            ),
+            soft_wrap=True,
+        )
+    if alerts.backfill and not alerts.deliveries:
+        err.print(Text("no alerts: the window ended too long ago (a backfill)", "dim"))
 
 
 def run_json(result: Any) -> str:
-    """The `--format json` document (ARCHITECTURE.md, "Command line")."""
+    """The `--format json` document (README, "Commands"; its shape is documented there)."""
     import json
 
     document = result.model_dump(mode="json")
@@ -157,22 +352,47 @@ def run_json(result: Any) -> str:
 
 @contextmanager
 def progress_bar(err: Console) -> Iterator[Callable[[str, int, int], None]]:
-    """A transient progress bar on a terminal's stderr while several events run."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    """A progress bar on a terminal's stderr while a run checks its events.
+
+    The run reports its total before anything runs, so the bar shows `0/13` at once; it is
+    transient (gone when done) and nothing else is printed while it is live.
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     if not err.is_terminal:
         yield lambda event, done, total: None
         return
     with Progress(
-        TextColumn("checking"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("checking events"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
         TextColumn("{task.description}", markup=False),  # an event name, shown as it is
         console=err, transient=True,
     ) as progress:  # fmt: skip
-        task = progress.add_task("", total=None)
+        task = progress.add_task("", total=None, visible=False)  # shown once the total is known
 
         def advance(event: str, done: int, total: int) -> None:
-            if total > 1:
-                progress.update(task, total=total, completed=done, description=event)
+            progress.update(task, total=total, completed=done, description=event, visible=True)
+
+        yield advance
+
+
+@contextmanager
+def demo_progress(err: Console) -> Iterator[Callable[[str, int, int], None]]:
+    """`eventqa demo`: a transient bar per step (generating rows, loading each table)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    if not err.is_terminal:
+        yield lambda step, done, total: None
+        return
+    with Progress(
+        TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(),
+        TimeElapsedColumn(), console=err, transient=True,
+    ) as progress:  # fmt: skip
+        tasks: dict[str, Any] = {}
+
+        def advance(step: str, done: int, total: int) -> None:
+            if step not in tasks:
+                tasks[step] = progress.add_task(step, total=total)
+            progress.update(tasks[step], total=total, completed=done)
 
         yield advance
 
@@ -229,7 +449,7 @@ def run_junit(result: Any) -> str:
                     f"origin: {check.origin}",
                     f"{check.expectation_type}({check.column or ''})",
                     _observed(check),
-                    f"samples: {', '.join(map(str, check.samples))}" if check.samples else "",
+                    f"samples: {_samples(check)}" if check.samples else "",
                 ])
             )  # fmt: skip
             if check.status.value == "failed":

@@ -94,6 +94,39 @@ class Window(Result):
     future_after: datetime | None = Field(default=None, exclude=True)
 
 
+class Delivered(StrEnum):
+    """What became of one alert message."""
+
+    SENT = "sent"  # posted to Slack (bot token or webhook)
+    WRITTEN = "written"  # no Slack configured: appended to the local outbox file
+    PENDING = "pending"  # delivery failed: kept in the outbox, the next run sends it
+
+
+class Delivery(Result):
+    """One alert message this run delivered (or tried to), replies in threads not counted."""
+
+    channel: str
+    kind: str  # failure, resolved, digest, outage, recovered
+    text: str
+    outcome: Delivered
+    destination: str  # "Slack", "Slack webhook", or the outbox file's path
+    error: str | None = None
+
+
+class AlertSummary(Result):
+    """What alerting did after a run: messages delivered, failures kept quiet as unchanged."""
+
+    deliveries: list[Delivery] = Field(default_factory=list)
+    # Subjects (events, `table T`) still failing the same way, already said: quiet until a reminder.
+    unchanged: list[str] = Field(default_factory=list)
+    # A run over a past window: stored, but it neither alerts nor resolves.
+    backfill: bool = False
+
+    def count(self, outcome: Delivered) -> int:
+        """How many messages ended this way."""
+        return sum(d.outcome == outcome for d in self.deliveries)
+
+
 class RunResult(Result):
     """One `eventqa run`: every event and table it checked."""
 
@@ -101,6 +134,8 @@ class RunResult(Result):
     window: Window
     events: list[EventResult]
     tables: list[TableResult] = Field(default_factory=list)
+    # What alerting did with this run; None when it did not alert (`--no-alert`).
+    alerts: AlertSummary | None = None
 
     @property
     def status(self) -> Status:

@@ -10,6 +10,7 @@ from typing import Any
 
 from eventqa.config.models import Config, DuckDBWarehouse
 from eventqa.errors import EventQAError
+from eventqa.results.models import AlertSummary
 from eventqa.warehouse.dialect import DialectSQL
 
 # Every statement eventqa sends is logged here at DEBUG (`--debug` shows them; tests count them).
@@ -20,6 +21,8 @@ class WarehouseError(EventQAError):
     """The run could not complete because of the warehouse (exit 3)."""
 
     exit_code = 3
+    # What alerting did about the outage (set by the service when the run alerts).
+    alerts: AlertSummary | None = None
 
 
 class TransientWarehouseError(WarehouseError):

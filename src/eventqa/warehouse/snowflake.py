@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from eventqa.contracts.model import INTEGER_RANGES, ValueType
 from eventqa.errors import ConfigError
 from eventqa.suites.columns import quote_identifier
 from eventqa.warehouse.base import (
+    SQL_LOG,
     TerminalWarehouseError,
     TransientWarehouseError,
     Warehouse,
@@ -159,6 +161,64 @@ class Snowflake(Warehouse):
                 hint="check `tables:` in checks.yaml, the connection's database and schema, "
                 "and the role's grants",
             ) from error
+
+    def load_events(
+        self,
+        tables: dict[str, list[tuple[str, str, datetime, str]]],
+        progress: Callable[[str, int, int], None] | None = None,
+    ) -> None:
+        """Replace each table with these events, in bulk (`eventqa demo --warehouse snowflake`).
+
+        Rows are `(event_id, event_name, event_timestamp, payload JSON text)`. Each table's rows
+        go into one gzip CSV, PUT to a temporary stage and loaded by one COPY INTO a temporary
+        table; one INSERT ... SELECT then parses the payloads into the VARIANT column. No row
+        travels in an INSERT of its own.
+        """
+        import csv
+        import gzip
+        import tempfile
+
+        connection = self.connect()
+        try:
+            with tempfile.TemporaryDirectory(prefix="eventqa-demo-") as folder:
+                for number, (table, rows) in enumerate(sorted(tables.items())):
+                    if progress:
+                        progress("loading tables into Snowflake", number, len(tables))
+                    path = Path(folder) / f"{table}.csv.gz"
+                    with gzip.open(path, "wt", newline="", encoding="utf-8") as file:
+                        writer = csv.writer(file, quoting=csv.QUOTE_ALL, lineterminator="\n")
+                        for event_id, name, at, payload in sorted(rows, key=lambda r: r[2]):
+                            writer.writerow([event_id, name, at.isoformat(), payload])
+                    self._load_table(connection, table, path)
+                if progress:
+                    progress("loading tables into Snowflake", len(tables), len(tables))
+        except Exception as error:
+            raise self.translate(error) from error
+        finally:
+            self.close(connection)
+
+    def _load_table(self, connection: Any, table: str, path: Path) -> None:
+        """CREATE OR REPLACE the events table, then PUT, COPY and parse the file at `path`."""
+        name = quote_identifier(table)
+        loading = quote_identifier(f"{table}__eventqa_load")
+        stage = quote_identifier(f"{table}__eventqa_stage")
+        statements = [
+            f"CREATE OR REPLACE TABLE {name} (event_id VARCHAR, event_name VARCHAR, "
+            "event_timestamp TIMESTAMP_TZ, payload VARIANT)",
+            f"CREATE OR REPLACE TEMPORARY TABLE {loading} (event_id VARCHAR, "
+            "event_name VARCHAR, event_timestamp VARCHAR, payload VARCHAR)",
+            f"CREATE OR REPLACE TEMPORARY STAGE {stage}",
+            f"PUT '{path.as_uri()}' @{stage} AUTO_COMPRESS=FALSE",
+            f"COPY INTO {loading} FROM @{stage} FILE_FORMAT=(TYPE=CSV "
+            "FIELD_OPTIONALLY_ENCLOSED_BY='\"' COMPRESSION=GZIP) PURGE=TRUE",
+            f"INSERT INTO {name} SELECT event_id, event_name, "
+            f"CAST(event_timestamp AS TIMESTAMP_TZ), PARSE_JSON(payload) FROM {loading}",
+            f"DROP TABLE {loading}",
+            # The temporary stage (emptied by PURGE) goes with the session.
+        ]
+        for statement in statements:
+            SQL_LOG.debug("%s", statement, extra={"warehouse": self.name})
+            self._execute(connection, statement)
 
     def add_gx_datasource(self, context: Any, name: str) -> Any:
         """An `eventqa_snowflake` datasource: one session, so temporary tables live."""
