@@ -550,7 +550,9 @@ def default_window(
         )
     skew = config.defaults.future_skew
     live = now - end <= skew
-    return Window(since=start, until=end, future_after=end + skew if live else None)
+    return Window(
+        since=start, until=end, future_after=end + skew if live else None, after_clock=now + skew
+    )
 
 
 def _check_table(warehouse: Any, table: str, jobs: list[Any], declared: Any, window: Window) -> Any:

@@ -41,6 +41,8 @@ TABLE_KEYS = ["total", "nulls", "bad"]
 # The `event_index` of the rows counting events per name and bucket (their relation_index is the
 # bucket's start in epoch seconds).
 COUNTS = -2
+# The `event_index` of the rows counting events dated after the real clock, per name.
+AFTER_CLOCK = -3
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 REPRODUCTION_LIMIT = 100
 _PARAMETER = re.compile(r"^until_(plus|minus)_(\d+[smhdw])$")
@@ -276,9 +278,67 @@ def table_statement(
             f"SELECT {COUNTS} AS event_index, {start} AS relation_index, {values} AS result "
             f"FROM w WHERE event_timestamp IS NOT NULL GROUP BY event_name, {start}"
         )
+    late = after_clock_branch(plans, table, window, sql)
+    if late is not None:
+        branches.append(late)
     return (
         f"WITH {', '.join(_ctes(plans, table, window, warehouse, False))}\n"
         + "\nUNION ALL\n".join(branches)
+    )
+
+
+def after_clock_branch(
+    plans: list[EventPlan], table: str, window: Window, sql: DialectSQL
+) -> str | None:
+    """Events dated after the real clock plus the skew, per name, pruned by time.
+
+    A live run reads them with its window (the `not_future` check); a re-run of a past window
+    does not, so this branch reports them whatever the window.
+    """
+    if window.after_clock is None or window.future_after is not None or not plans:
+        return None
+    names = ", ".join(sql.literal(plan.job.event) for plan in plans)
+    latest = f"MAX({sql.epoch_us('event_timestamp')})"
+    values = sql.json_array(
+        ["event_name", "CAST(COUNT(*) AS VARCHAR)", f"CAST({latest} AS VARCHAR)"]
+    )
+    return (
+        f"SELECT {AFTER_CLOCK} AS event_index, 0 AS relation_index, {values} AS result "
+        f"FROM {quote_identifier(table)} "
+        f"WHERE event_timestamp > {sql.timestamp_literal(window.after_clock)} "
+        f"AND event_name IN ({names}) GROUP BY event_name"
+    )
+
+
+def after_clock_result(
+    plan: EventPlan, count: int, newest: datetime, window: Window
+) -> CheckResult:
+    """A failed check for an event's rows dated after the real clock plus the skew."""
+    assert window.after_clock is not None
+    rule = next(
+        (
+            e
+            for e in plan.job.suite["expectations"]
+            if (e.get("meta") or {}).get("id") == "event_timestamp.not_future"
+        ),
+        None,
+    )
+    fields = base_result(rule) if rule else {"severity": "error", "origin": "", "check": ""}
+    limit = window.after_clock.isoformat()
+    return CheckResult(
+        **{
+            **fields,
+            "expectation_type": "expect_column_values_to_be_between",
+            "column": "event_timestamp",
+            "check_id": "event_timestamp.after_clock",
+            "check": fields.get("check") or "event_timestamp",
+            "description": f"event_timestamp is not later than the real clock plus the skew "
+            f"({limit})",
+            "expected": {"max_value": limit},
+        },
+        status=check_status(False, fields["severity"]),
+        unexpected_count=count,
+        observed_value={"newest": newest.isoformat(), "count": count},
     )
 
 
@@ -372,8 +432,13 @@ def run_tables(
     found: dict[tuple[int, int], dict[str, Any]] = {}
     counts: dict[str | None, dict[datetime, int]] = {}
     newest: dict[str | None, datetime] = {}
+    after_clock: dict[str, tuple[int, datetime]] = {}
     for e, r, result in rows:
         e, r = int(e), int(r)
+        if e == AFTER_CLOCK:
+            name, count, latest = json.loads(result)
+            after_clock[name] = (int(count), EPOCH + timedelta(microseconds=int(latest)))
+            continue
         if e == COUNTS:
             name, count, latest = json.loads(result)
             counts.setdefault(name, {})[EPOCH + timedelta(seconds=r)] = int(count)
@@ -424,6 +489,8 @@ def run_tables(
                 repro = reproduction_sql(plan, relation, check, window)
                 checks[position] = result.model_copy(update={"reproduction_sql": repro})
         ordered = [checks[p] for p in sorted(checks)]
+        if plan.job.event in after_clock:
+            ordered.append(after_clock_result(plan, *after_clock[plan.job.event], window))
         row_count = found.get((index, 0), {}).get("n")
         events.append(
             EventResult(
