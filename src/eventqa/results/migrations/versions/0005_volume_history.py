@@ -1,5 +1,8 @@
-"""Volume history: event counts per bucket, the period each table's history covers, the buckets
-already flagged (kept out of later baselines) and the one-time notices (events never seen)."""
+"""Volume history: counts per event and bucket, coverage, flagged buckets, one-time notices.
+
+The coverage is the period of each table whose counts are stored (never rescanned); flagged
+buckets stay out of later baselines; notices (an event never seen) are said once.
+"""
 
 import sqlalchemy as sa
 from alembic import op
