@@ -67,7 +67,43 @@ def _status(status: str) -> Text:
     return Text(status, style=_STYLE[status])
 
 
+# Checks the volume monitoring adds: their observed value is the detector's finding.
+_MONITORING = {"eventqa_volume", "eventqa_freshness"}
+
+
+def _monitoring_figures(check: Any) -> str:
+    """A volume or freshness finding in a few figures (its description is the explanation)."""
+    found = check.observed_value if isinstance(check.observed_value, dict) else {}
+    if found.get("status") == "learning":
+        return "learning"
+    if check.expectation_type == "eventqa_freshness":
+        seen = found.get("last_seen") or "never"
+        return f"last seen {seen}, probability {found.get('probability', 0):.2g}"
+    if "expected" not in found:
+        return ""
+    low, high = found.get("low", 0), found.get("high", 0)
+    return (
+        f"{found.get('observed', 0):,} events, expected {found['expected']:,.0f} "
+        f"(usual {low:,.0f}\u2013{high:,.0f})"
+    )
+
+
+def _learning(event: Any) -> str:
+    """`, volume learning (6 of 21 days)` for an event whose history is still too short."""
+    for check in event.checks:
+        found = check.observed_value
+        if check.expectation_type == "eventqa_volume" and isinstance(found, dict):
+            if found.get("status") == "learning":
+                have, need = found.get("history_days", 0), found.get("required_days", 0)
+                return f", volume learning ({have:.0f} of {need:.0f} days)"
+            if found.get("status") == "not_seen":
+                return ", never seen in the volume history"
+    return ""
+
+
 def _observed(check: Any) -> str:
+    if check.expectation_type in _MONITORING and not check.error:
+        return _monitoring_figures(check)
     if check.error:
         return str(check.error)
     if check.unexpected_count is not None and check.element_count:
@@ -95,7 +131,7 @@ def print_run(out: Console, result: Any) -> None:
             (event.event, "bold"),
             f" ({event.table}, owner {event.owner or '?'}): ",
             _status(event.status.value),
-            f", {event.row_count:,} events",
+            f", {event.row_count:,} events{_learning(event)}",
         )
         failing = [c for c in event.checks if c.status.value != "passed"]
         table = Table(title=title, title_justify="left", show_lines=False, expand=False)

@@ -357,7 +357,7 @@ class TableRun:
     pending: dict[str, tuple[EventJob, list[int]]] = field(default_factory=dict)
     # Rows in the window per event name and bucket start (UTC), when the run asked for them.
     counts: dict[str | None, dict[datetime, int]] = field(default_factory=dict)
-    # Each event name's newest timestamp in the window.
+    # Each event name's newest timestamp in the window (rows dated after `until` left out).
     newest: dict[str | None, datetime] = field(default_factory=dict)
 
 
@@ -442,7 +442,9 @@ def run_tables(
         if e == COUNTS:
             name, count, latest = json.loads(result)
             counts.setdefault(name, {})[EPOCH + timedelta(seconds=r)] = int(count)
-            latest = EPOCH + timedelta(microseconds=int(latest))
+            if EPOCH + timedelta(seconds=r) >= window.until:
+                continue  # rows dated after the window (a live run reads them): not "seen" yet
+            latest = min(EPOCH + timedelta(microseconds=int(latest)), window.until)
             newest[name] = max(newest.get(name, latest), latest)
             continue
         names = (

@@ -188,7 +188,8 @@ def merge_counts(
     newest = dict(stored_newest)
     for source in (fetched_newest, scanned_newest):
         for name, latest in source.items():
-            if name is not None and latest < window.until:  # later rows are after the window
+            if name is not None:
+                latest = min(latest, window.until)
                 newest[name] = max(newest.get(name, latest), latest)
     update = VolumeUpdate(
         plan.table,
@@ -237,7 +238,7 @@ def judge_events(
             for bucket in finding.buckets:
                 if bucket.anomaly:
                     update.flags.setdefault(event, {})[bucket.start] = bucket.anomaly
-            checks.append(volume_check(finding, volume))
+            checks.append(volume_check(event, finding, volume))
         freshness = judge_freshness(
             event,
             history,
@@ -246,7 +247,7 @@ def judge_events(
             volume.settings,
             volume.exclusions,
         )
-        checks.append(freshness_check(freshness, volume))
+        checks.append(freshness_check(event, freshness, volume))
         found[event] = checks
     return found
 
@@ -260,7 +261,12 @@ def _status(status: str, severity: str) -> Status:
     return Status.PASSED
 
 
-def volume_check(finding: VolumeFinding, volume: EventVolume) -> CheckResult:
+def explained(event: str, explanation: str) -> str:
+    """`bid_placed 14:00–17:00 UTC: 372 events, …`, or `bid_placed: learning …`."""
+    return f"{event} {explanation}" if explanation[:1].isdigit() else f"{event}: {explanation}"
+
+
+def volume_check(event: str, finding: VolumeFinding, volume: EventVolume) -> CheckResult:
     """The `volume` check of an event, explained."""
     observed = {**finding.to_json(), "low": round(finding.low, 2), "high": round(finding.high, 2)}
     return CheckResult(
@@ -270,7 +276,7 @@ def volume_check(finding: VolumeFinding, volume: EventVolume) -> CheckResult:
         status=_status(finding.status, volume.severity),
         severity=volume.severity,
         check="volume",
-        description=finding.explanation,
+        description=explained(event, finding.explanation),
         origin=volume.origin,
         observed_value=observed,
         expected={
@@ -281,7 +287,7 @@ def volume_check(finding: VolumeFinding, volume: EventVolume) -> CheckResult:
     )
 
 
-def freshness_check(finding: FreshnessFinding, volume: EventVolume) -> CheckResult:
+def freshness_check(event: str, finding: FreshnessFinding, volume: EventVolume) -> CheckResult:
     """The `freshness` check of an event: how unlikely its silence is at its usual rate."""
     return CheckResult(
         expectation_type=FRESHNESS_TYPE,
@@ -290,7 +296,7 @@ def freshness_check(finding: FreshnessFinding, volume: EventVolume) -> CheckResu
         status=_status(finding.status, volume.severity),
         severity=volume.severity,
         check="volume",
-        description=finding.explanation,
+        description=explained(event, finding.explanation),
         origin=volume.origin,
         observed_value=finding.to_json(),
     )

@@ -481,7 +481,7 @@ class ResultStore:
             ).mappings()
             by_run: dict[str, dict[tuple[str, str], Status]] = {}
             for row in found:
-                key = (_stored_check(row).key, row["description"])
+                key = (_stored_check(row).key, _history_label(row))
                 by_run.setdefault(row["run_id"], {})[key] = Status(row["status"])
         return [
             HistoryRow(
@@ -675,6 +675,19 @@ class ResultStore:
 def _utc(value: datetime) -> datetime:
     # SQLite returns naive datetimes for timezone-aware columns; everything stored is UTC.
     return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+# Monitoring checks explain each finding in their description: history names them by kind.
+_MONITORING_LABELS = {
+    "eventqa_volume": "volume against its own history",
+    "eventqa_freshness": "freshness at its usual rate",
+}
+
+
+def _history_label(row: Any) -> str:
+    """How `history` names a check: its description, stable for monitoring checks."""
+    label = _MONITORING_LABELS.get(row["expectation_type"])
+    return label if label is not None else str(row["description"])
 
 
 def _newest_in(newest: datetime | None, start: datetime, seconds: int) -> datetime | None:
