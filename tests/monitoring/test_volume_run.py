@@ -170,7 +170,7 @@ def test_the_planted_drop_fails_with_its_explanation_and_is_remembered(project):
     finally:
         store.close()
     assert sorted(flagged["thing_happened"]) == [drop[0] + timedelta(hours=h) for h in range(3)]
-    assert [c for c in stored if c.check_id == "volume"][0].observed_value == volume.observed_value
+    assert next(c for c in stored if c.check_id == "volume").observed_value == volume.observed_value
 
 
 def test_short_history_is_learning_and_never_alerts(project):
@@ -226,9 +226,7 @@ def test_a_naive_timestamp_column_is_read_as_utc(project):
 
 def test_events_dated_after_the_real_clock_are_reported_on_a_past_window(project):
     ahead = datetime.now(UTC) + timedelta(days=2)
-    write_events(
-        project.directory / "wh.duckdb", days=2, extra=(("thing_happened", ahead),) * 3
-    )
+    write_events(project.directory / "wh.duckdb", days=2, extra=(("thing_happened", ahead),) * 3)
     run = project.run(Selection(events=("thing_happened",)), None, UNTIL, alert=False)
     found = check(run, "thing_happened", "event_timestamp.after_clock")
     assert found.status == Status.FAILED and found.unexpected_count == 3
@@ -253,8 +251,7 @@ def test_exclusions_of_unknown_events_are_config_errors_with_their_line(project)
     ("volume", "message"),
     [
         (
-            "    exclusions:\n"
-            "      - {start: 2026-02-02, end: 2026-02-01, reason: launch}\n",
+            "    exclusions:\n      - {start: 2026-02-02, end: 2026-02-01, reason: launch}\n",
             "checks.yaml:7: defaults.volume.exclusions[0]: 'end' must be after 'start'",
         ),
         (

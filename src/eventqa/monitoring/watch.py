@@ -178,19 +178,19 @@ def merge_counts(
     new: dict[str, dict[datetime, int]] = {}
     for name, buckets in fetched.items():
         new.setdefault(name, {}).update(buckets)
-    for name, buckets in scanned.items():
-        if name is None:
+    for scanned_name, scanned_buckets in scanned.items():
+        if scanned_name is None:
             continue
-        kept = {s: n for s, n in buckets.items() if plan.scan_from <= s < window.until}
-        new.setdefault(name, {}).update(kept)
+        kept = {s: n for s, n in scanned_buckets.items() if plan.scan_from <= s < window.until}
+        new.setdefault(scanned_name, {}).update(kept)
     for name, buckets in new.items():
         history.setdefault(name, {}).update(buckets)
     newest = dict(stored_newest)
     for source in (fetched_newest, scanned_newest):
-        for name, latest in source.items():
-            if name is not None:
+        for named, latest in source.items():
+            if named is not None:
                 latest = min(latest, window.until)
-                newest[name] = max(newest.get(name, latest), latest)
+                newest[named] = max(newest.get(named, latest), latest)
     update = VolumeUpdate(
         plan.table,
         plan.coverage,
@@ -262,7 +262,7 @@ def _status(status: str, severity: str) -> Status:
 
 
 def explained(event: str, explanation: str) -> str:
-    """`bid_placed 14:00–17:00 UTC: 372 events, …`, or `bid_placed: learning …`."""
+    """`bid_placed 14:00-17:00 UTC: 372 events, ...`, or `bid_placed: learning ...`."""
     return f"{event} {explanation}" if explanation[:1].isdigit() else f"{event}: {explanation}"
 
 
