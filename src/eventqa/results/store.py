@@ -430,7 +430,9 @@ class ResultStore:
                 .where(counts.c.bucket_start < until)
             )
             for row in rows:
-                found.setdefault(row.event_name, {})[_utc(row.bucket_start)] = int(row._mapping["count"])
+                found.setdefault(row.event_name, {})[_utc(row.bucket_start)] = int(
+                    row._mapping["count"]
+                )
                 if row.newest is not None:
                     latest = _utc(row.newest)
                     newest[row.event_name] = max(newest.get(row.event_name, latest), latest)
