@@ -44,13 +44,14 @@ def write_events(
     drop: tuple[datetime, datetime] | None = None,
     column: str = "TIMESTAMPTZ",
     extra: tuple[tuple[str, datetime], ...] = (),
+    scale: float = 1.0,
 ) -> int:
     """Hourly seasonal counts of thing_happened for `days` before `until` (a drop: 20% kept)."""
     rng = random.Random(7)
     rows = []
     hour = until - timedelta(days=days)
     while hour < until:
-        count = rng.randint(int(rate(hour) * 0.9), int(rate(hour) * 1.1))
+        count = rng.randint(int(rate(hour) * scale * 0.9), int(rate(hour) * scale * 1.1))
         if drop and drop[0] <= hour < drop[1]:
             count //= 5
         rows += [hour + timedelta(seconds=rng.random() * 3599) for _ in range(count)]
