@@ -130,7 +130,10 @@ def main() -> None:
 @click.pass_obj
 @error_handler
 def demo(config_path: Path, rows: int) -> None:
-    """Build the embedded DuckDB sample warehouse (7 days of events, a few real defects)."""
+    """Build the embedded DuckDB sample warehouse (7 days of events, a few real defects).
+
+    --rows events fall in the 7 days; 5 weeks of history at the same rates come before them.
+    """
     from eventqa.cli.render import print_demo
 
     print_demo(out, _project(config_path).demo(rows))

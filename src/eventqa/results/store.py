@@ -398,11 +398,18 @@ class ResultStore:
                 )  # fmt: skip
         notices = tables["volume_notices"]
         for name, kind in update.notices:
-            connection.execute(
-                notices.insert().values(
-                    table_name=update.table, event_name=name, kind=kind, noted_at=datetime.now(UTC)
-                )
+            key = (
+                (notices.c.table_name == update.table)
+                & (notices.c.event_name == name)
+                & (notices.c.kind == kind)
             )
+            if connection.execute(notices.select().where(key)).first() is None:  # said once
+                connection.execute(
+                    notices.insert().values(
+                        table_name=update.table, event_name=name, kind=kind,
+                        noted_at=datetime.now(UTC),
+                    )
+                )  # fmt: skip
 
     def volume_coverage(self, table: str) -> Coverage | None:
         """The stored period of a table's counts, if any."""
