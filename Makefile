@@ -37,10 +37,13 @@ golden: install ## Regenerate the golden suites of tests/suites/golden (review t
 bench: install ## Time eventqa against hand-written scans, print issue #10 targets (1M, 20M rows)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
+backtest: install ## Backtest the volume detector against an Elementary-style z-score (issue #11 targets)
+	$(BIN)/python bench/backtest.py $(BACKTEST_ARGS)
+
 keywords: install ## Regenerate the SQL keywords that eventqa always quotes
 	$(BIN)/python scripts/generate_keywords.py
 
 clean: ## Remove .venv, caches and the demo warehouse
 	rm -rf $(VENV) .eventqa .pytest_cache .mypy_cache .ruff_cache src/*.egg-info
 
-.PHONY: help install test lint format generate golden bench keywords clean
+.PHONY: help install test lint format generate golden bench backtest keywords clean

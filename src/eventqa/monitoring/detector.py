@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from statistics import median
 from typing import Any, Literal
@@ -26,11 +26,14 @@ Anomaly = Literal["drop", "stop", "spike"]
 
 #: 1 / Φ⁻¹(3/4): turns a median absolute deviation into a standard deviation for normal noise.
 MAD_TO_SD = 1.4826
-#: The spread never goes below this share of the expected count (as a relative deviation): a
-#: million-a-day event does not alarm on a 3% wobble that Poisson noise alone would call huge.
-RELATIVE_FLOOR = 0.05
-#: A zero is a "stop" (an error at once) when Poisson noise gives it less than this probability.
-STOP_PROBABILITY = 1e-6
+#: The relative jitter assumed at least (beyond Poisson noise): a million-a-day event does not
+#: alarm on a 5% wobble that Poisson noise alone would call huge.
+RELATIVE_FLOOR = 0.03
+#: A zero is a "stop" (an error at once) when Poisson noise gives it less than this probability
+#: (an expected count above 9.2 in the empty bucket or run of empty buckets).
+STOP_PROBABILITY = 1e-4
+#: How many empty buckets before the tested ones a run of zeros may reach back to.
+SILENCE_LOOKBACK = 48
 #: Days of recent history whose level scales the seasonal medians.
 LEVEL_DAYS = 7
 #: Typography of explanations: an en dash between bounds, a real minus sign before decreases.
@@ -47,7 +50,7 @@ class VolumeSettings:
     bucket: timedelta = timedelta(hours=1)
     seasonality: Seasonality = "hour_of_week"
     #: Robust deviations (square-root scale, Poisson noise = 1) that make a bucket anomalous.
-    sensitivity: float = 5.0
+    sensitivity: float = 5.25
     direction: Direction = "both"
     training: timedelta = timedelta(weeks=8)
     #: Below this much usable history an event is "learning" and never alerts.
@@ -112,6 +115,10 @@ class VolumeFinding:
     explanation: str
     #: The buckets summed in observed/expected (the anomalous run, or every tested bucket).
     run: list[BucketVerdict] = field(default_factory=list)
+    #: What the same buckets had on the last `usual_periods` weeks (or days), at today's level.
+    usual_low: float = 0.0
+    usual_high: float = 0.0
+    usual_periods: int = 0
 
     def to_json(self) -> dict[str, Any]:
         """The JSON form stored with the run and printed by `--format json`."""
@@ -121,6 +128,8 @@ class VolumeFinding:
             "observed": self.observed,
             "expected": round(self.expected, 2),
             "band": [round(self.low, 2), round(self.high, 2)],
+            "usual": [round(self.usual_low, 2), round(self.usual_high, 2)],
+            "usual_periods": self.usual_periods,
             "buckets": [bucket.to_json() for bucket in self.buckets],
             "anomalous_buckets": [_iso(bucket.start) for bucket in self.run if bucket.anomaly],
             "history_days": round(self.history_days, 2),
@@ -167,6 +176,11 @@ class _Slot:
     #: Robust standard deviation on the square-root scale (before the floors).
     spread: float
     points: int
+    #: The slot's past counts (oldest first), each scaled to today's level.
+    past: tuple[float, ...] = ()
+    #: Their trimmed mean (without the highest and lowest from 5 points on): for small counts a
+    #: steadier rate than the median, which is an integer or half of one.
+    mean: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -178,6 +192,8 @@ class Baseline:
     level: float
     history_days: float
     zone: tzinfo
+    #: Relative noise beyond Poisson (day-to-day and hour-to-hour wobble), pooled over slots.
+    jitter: float = RELATIVE_FLOOR
 
     def slot_of(self, start: datetime) -> tuple[int, ...]:
         """The seasonal slot of a bucket: (weekday, hour, minute), (hour, minute) or ()."""
@@ -189,15 +205,43 @@ class Baseline:
         if slot is None:
             return 0.0, 0.0, 0.0, 0
         expected = slot.expected
-        # Poisson floor (1 on this scale), relative floor, and the uncertainty of a median of n
-        # points (variance pi/2n of the noise's).
-        spread = max(slot.spread * math.sqrt(self.level), 1.0, RELATIVE_FLOOR * math.sqrt(expected))
+        # Poisson noise (1 on this scale) plus the event's relative jitter (at least the
+        # relative floor); a slot whose own MAD says it is noisier widens it, halfway, since
+        # eight points say little; then the uncertainty of a median of n points (pi/2n).
+        pooled = math.sqrt(1 + self.jitter**2 * expected)
+        own = slot.spread * math.sqrt(self.level)
+        spread = max(pooled, (pooled + own) / 2)
         spread *= math.sqrt(1 + math.pi / (2 * slot.points))
         center = 2 * math.sqrt(expected + _ANSCOMBE)
         reach = self.settings.sensitivity * spread
         low = _from_root(center - reach)
         high = _from_root(center + reach)
         return expected, low, high, slot.points
+
+    def usual(self, starts: Sequence[datetime]) -> tuple[float, float, int]:
+        """Lowest and highest of the last n totals of these buckets' slots, at today's level.
+
+        For hour_of_week and consecutive buckets, the i-th most recent values of their slots come
+        from the same past week: the totals are what those hours had on each of the last n weeks.
+        """
+        pasts = [self.slots[slot].past for slot in map(self.slot_of, starts) if slot in self.slots]
+        if not pasts or len(pasts) < len(starts):
+            return 0.0, 0.0, 0
+        n = min(len(past) for past in pasts)
+        totals = [sum(past[-i] for past in pasts) for i in range(1, n + 1)]
+        return min(totals), max(totals), n
+
+    def cautious(self, start: datetime) -> float:
+        """The slot's rate lowered by one standard error (square-root scale), for stops.
+
+        Its trimmed mean rather than the median (a median of small counts is an integer), one
+        standard error lower: a stop is only called when even this figure makes silence
+        improbable.
+        """
+        slot = self.slots.get(self.slot_of(start))
+        if slot is None:
+            return 0.0
+        return _from_root(_root(slot.mean) - math.sqrt(1 / slot.points))
 
     def expected(self, start: datetime) -> float:
         """The expected count of the bucket starting at `start` (0 for an unseen slot)."""
@@ -216,12 +260,22 @@ def _from_root(value: float) -> float:
 
 
 def _slot(start: datetime, settings: VolumeSettings, zone: tzinfo) -> tuple[int, ...]:
-    local = start.astimezone(zone)
+    return _local_slot(start.astimezone(zone), settings)
+
+
+def _local_slot(local: datetime, settings: VolumeSettings) -> tuple[int, ...]:
     if settings.seasonality == "hour_of_week":
         return (local.weekday(), local.hour, local.minute)
     if settings.seasonality == "hour_of_day":
         return (local.hour, local.minute)
     return ()
+
+
+def _trimmed_mean(values: Sequence[float]) -> float:
+    ordered = sorted(values)
+    if len(ordered) >= 5:
+        ordered = ordered[1:-1]
+    return sum(ordered) / len(ordered)
 
 
 def _mad(values: Sequence[float], center: float) -> float:
@@ -257,14 +311,14 @@ def _training_buckets(
 
 def _levels(
     buckets: Sequence[tuple[datetime, int]],
+    day_of: Mapping[datetime, date],
     expected_of: Mapping[datetime, float],
-    zone: tzinfo,
 ) -> dict[date, float]:
     """Per local day: the day's count over the sum of its buckets' seasonal medians."""
     observed: dict[date, float] = defaultdict(float)
     expected: dict[date, float] = defaultdict(float)
     for start, count in buckets:
-        day = start.astimezone(zone).date()
+        day = day_of[start]
         observed[day] += count
         expected[day] += expected_of[start]
     return {day: observed[day] / expected[day] for day in observed if expected[day] > 0}
@@ -291,41 +345,123 @@ def build_baseline(
     history_days = len(buckets) * settings.bucket / timedelta(days=1)
     if not buckets:
         return Baseline(settings, {}, 1.0, 0.0, zone)
-    slot_of = {start: _slot(start, settings, zone) for start, _ in buckets}
+    slot_of: dict[datetime, tuple[int, ...]] = {}
+    day_of: dict[datetime, date] = {}
+    for start, _ in buckets:
+        local = start.astimezone(zone)
+        slot_of[start] = _local_slot(local, settings)
+        day_of[start] = local.date()
 
     raw: dict[tuple[int, ...], list[float]] = defaultdict(list)
     for start, count in buckets:
         raw[slot_of[start]].append(count)
     first_medians = {slot: median(values) for slot, values in raw.items()}
-    day_levels = _levels(buckets, {s: first_medians[slot_of[s]] for s, _ in buckets}, zone)
+    day_levels = _levels(buckets, day_of, {s: first_medians[slot_of[s]] for s, _ in buckets})
     days = sorted(day_levels)
+    reach = timedelta(days=LEVEL_DAYS // 2)
     smoothed = {
         day: median(
-            day_levels[other] for other in days if abs((other - day).days) <= LEVEL_DAYS // 2
+            day_levels[other]
+            for other in days[max(i - LEVEL_DAYS, 0) : i + LEVEL_DAYS]
+            if abs(other - day) <= reach
         )
-        for day in days
+        for i, day in enumerate(days)
     }
 
     normalised: dict[tuple[int, ...], list[float]] = defaultdict(list)
     for start, count in buckets:
-        level = smoothed.get(start.astimezone(zone).date(), 1.0)
+        level = smoothed.get(day_of[start], 1.0)
         normalised[slot_of[start]].append(count / level if level > 0 else float(count))
     medians = {slot: median(values) for slot, values in normalised.items()}
 
-    recent = _levels(buckets, {s: medians[slot_of[s]] for s, _ in buckets}, zone)
+    recent = _levels(buckets, day_of, {s: medians[slot_of[s]] for s, _ in buckets})
     recent_days = sorted(recent)[-LEVEL_DAYS:]
     level = median(recent[day] for day in recent_days) if recent_days else 1.0
+    if level > 0 and len(recent_days) == LEVEL_DAYS:
+        # The last 7 days are centred ~4 days before the tested buckets: carry the trend there.
+        middle = ordered[0] + (ordered[-1] + settings.bucket - ordered[0]) / 2
+        local = middle.astimezone(zone)
+        now = local.toordinal() + (local.hour * 60 + local.minute) / 1440
+        ahead = now - (recent_days[LEVEL_DAYS // 2].toordinal() + 0.5)
+        level *= math.exp(_trend(recent) * ahead)
 
     slots: dict[tuple[int, ...], _Slot] = {}
+    roots: dict[tuple[int, ...], list[float]] = {}
     for slot, values in normalised.items():
-        roots = [_root(value) for value in values]
-        center = median(roots)
+        roots[slot] = [2 * math.sqrt(value + _ANSCOMBE) for value in values]
         slots[slot] = _Slot(
             expected=medians[slot] * level,
-            spread=MAD_TO_SD * _mad(roots, center),
+            spread=MAD_TO_SD * _mad(roots[slot], median(roots[slot])),
             points=len(values),
+            past=tuple(value * level for value in values),
+            mean=_trimmed_mean(values) * level,
         )
-    return Baseline(settings, slots, level, history_days, zone)
+    return Baseline(settings, slots, level, history_days, zone, _jitter(roots, medians))
+
+
+#: The trend is measured over this many recent days and never taken above 2% a day either way.
+TREND_DAYS = 28
+MAX_TREND = 0.02
+
+
+def _trend(levels: Mapping[date, float]) -> float:
+    """Daily growth rate of the level (log scale), Theil-Sen over the last 4 weeks.
+
+    Robust to a bad day, and near zero for a flat event (a day's wobble barely moves the slope).
+    """
+    days = [day for day in sorted(levels)[-TREND_DAYS:] if levels[day] > 0]
+    if len(days) < 2 * LEVEL_DAYS:
+        return 0.0
+    logs = [math.log(levels[day]) for day in days]
+    slopes = [
+        (logs[j] - logs[i]) / (days[j] - days[i]).days
+        for i in range(len(days))
+        for j in range(i + 1, len(days))
+    ]
+    return max(-MAX_TREND, min(MAX_TREND, median(slopes)))
+
+
+#: Median of a chi-square variable with one degree of freedom: median(z²) for standard normal z.
+_CHI2_MEDIAN = 0.4549
+
+
+def _jitter(
+    roots: Mapping[tuple[int, ...], Sequence[float]],
+    medians: Mapping[tuple[int, ...], float],
+) -> float:
+    """The event's noise beyond Poisson, as a relative standard deviation, from all its slots.
+
+    On the square-root scale a count's variance is 1 + c²·m (Poisson plus relative jitter c at
+    mean m). c is the value that makes the median squared residual from the slot medians what
+    normal noise gives (0.455), allowing for the medians' closeness to their own points: a pooled,
+    robust estimate that one slot's eight points could not give.
+    """
+    pairs: list[tuple[float, float]] = []
+    for slot, values in roots.items():
+        if len(values) < 3:
+            continue
+        center = _root(medians[slot])
+        # A point's residual from a median it helped make is smaller than a new point's.
+        deflation = (len(values) - 1) / len(values)
+        pairs.extend(((v - center) ** 2 / deflation, medians[slot]) for v in values)
+    if len(pairs) < 24:
+        return RELATIVE_FLOOR
+
+    def excess(c2: float) -> float:
+        return median([r2 / (1 + c2 * m) for r2, m in pairs]) - _CHI2_MEDIAN
+
+    if excess(RELATIVE_FLOOR**2) <= 0:
+        return RELATIVE_FLOOR
+    low, high = RELATIVE_FLOOR**2, 1.0
+    if excess(high) > 0:
+        return 1.0
+    for _ in range(8):
+        middle = math.sqrt(low * high)
+        if excess(middle) > 0:
+            low = middle
+        else:
+            high = middle
+    return math.sqrt(high)
 
 
 # --- volume ---------------------------------------------------------------------------------
@@ -345,6 +481,7 @@ def judge_volume(
     between the event's first appearance and the tested buckets (before it: no data). tested:
     the bucket starts being judged (their counts are in `history`, or 0 if absent); they,
     excluded buckets and `flagged` (buckets flagged anomalous earlier) stay out of the baseline.
+    Tested buckets inside an exclusion (a declared outage or launch) are never anomalous.
     A run of anomalous buckets continues a run of flagged buckets just before it.
     """
     if not tested:
@@ -361,13 +498,16 @@ def judge_volume(
         expected, low, high, n = baseline.band(start)
         points[start] = n
         anomaly: Anomaly | None = None
-        if not learning and n > 0:
+        declared = any(e.overlaps(start, start + settings.bucket) for e in exclusions)
+        if not learning and n > 0 and not declared:
             if observed < low and settings.direction != "spike":
-                stop = observed == 0 and math.exp(-expected) < STOP_PROBABILITY
+                stop = observed == 0 and math.exp(-baseline.cautious(start)) < STOP_PROBABILITY
                 anomaly = "stop" if stop else "drop"
             elif observed > high and settings.direction != "drop":
                 anomaly = "spike"
         verdicts.append(BucketVerdict(start, observed, expected, low, high, anomaly))
+    if not learning and settings.direction != "spike":
+        verdicts = _silent_runs(verdicts, history, baseline, exclusions)
 
     if learning:
         observed_total = sum(v.observed for v in verdicts)
@@ -382,6 +522,53 @@ def judge_volume(
     return _finding(status, kind, verdicts, run, baseline, required_days, explanation)
 
 
+def _silent_runs(
+    verdicts: list[BucketVerdict],
+    history: Mapping[datetime, int],
+    baseline: Baseline,
+    exclusions: Sequence[Exclusion],
+) -> list[BucketVerdict]:
+    """Mark runs of consecutive empty buckets as a stop when, together, they are too unlikely.
+
+    Each hour of a low-volume event may be empty by chance, but 6 empty hours where 30 events
+    were expected have probability exp(-30): P(0) is judged over the whole run of zeros,
+    including the empty buckets just before the tested ones (a silence that began in the
+    previous run's window), back to the event's first appearance.
+    """
+    step = baseline.settings.bucket
+
+    def declared(start: datetime) -> bool:
+        return any(e.overlaps(start, start + step) for e in exclusions)
+
+    runs: list[list[int]] = []
+    for index, verdict in enumerate(verdicts):
+        if verdict.observed != 0 or declared(verdict.start):
+            continue
+        if runs and verdicts[runs[-1][-1]].start + step == verdict.start:
+            runs[-1].append(index)
+        else:
+            runs.append([index])
+    tested = {verdict.start for verdict in verdicts}
+    seen = [start for start, count in history.items() if count > 0]
+    first_seen = min(seen) if seen else None
+    marked = list(verdicts)
+    for run in runs:
+        expected = sum(baseline.cautious(verdicts[i].start) for i in run)
+        before = verdicts[run[0]].start - step
+        for _ in range(SILENCE_LOOKBACK):
+            if first_seen is None or before < first_seen or before in tested:
+                break
+            if history.get(before, 0) != 0 or declared(before):
+                break
+            expected += baseline.cautious(before)
+            before -= step
+        if math.exp(-expected) < STOP_PROBABILITY:
+            for i in run:
+                if verdicts[i].expected > 0:
+                    marked[i] = replace(verdicts[i], anomaly="stop")
+    return marked
+
+
 def _finding(
     status: Status,
     kind: Anomaly | None,
@@ -391,6 +578,7 @@ def _finding(
     required_days: float,
     explanation: str,
 ) -> VolumeFinding:
+    usual_low, usual_high, periods = baseline.usual([v.start for v in run])
     return VolumeFinding(
         status=status,
         kind=kind,
@@ -403,6 +591,9 @@ def _finding(
         required_days=required_days,
         explanation=explanation,
         run=run,
+        usual_low=usual_low,
+        usual_high=usual_high,
+        usual_periods=periods,
     )
 
 
@@ -455,13 +646,17 @@ def _explain_volume(
     zone = baseline.zone
     observed = sum(v.observed for v in run)
     expected = sum(v.expected for v in run)
-    low = sum(v.low for v in run)
-    high = sum(v.high for v in run)
     span = _span(run[0].start, run[-1].start + settings.bucket, zone)
     counted = "no events" if observed == 0 else f"{_number(observed)} {_noun(observed, 'event')}"
-    n = min(points[v.start] for v in run)
+    low, high, n = baseline.usual([v.start for v in run])
     text = f"{span}: {counted}, expected {_amount(expected)}"
-    text += f" (usual {_amount(low)}{DASH}{_amount(high)} {_context(run, n, settings, zone)})"
+    if n:
+        usual = (
+            f"{_amount(low)}{DASH}{_amount(high)}"
+            if _amount(low) != _amount(high)
+            else _amount(low)
+        )
+        text += f" (usual {usual} {_context(run, n, settings, zone)})"
     if expected > 0:
         text += f", {_percent(observed / expected - 1)}"
     return text
@@ -471,7 +666,9 @@ def _context(run: list[BucketVerdict], n: int, settings: VolumeSettings, zone: t
     hours = "this hour" if len(run) == 1 else "these hours"
     if settings.seasonality == "hour_of_week":
         weekdays = {v.start.astimezone(zone).strftime("%A") for v in run}
-        day = weekdays.pop() if len(weekdays) == 1 else "same weekday"
+        if len(weekdays) > 1:
+            return f"at these hours of the week over the last {_plural(n, 'week')}"
+        day = weekdays.pop()
         return f"at {hours} on the last {n} {day}s" if n != 1 else f"at {hours} last {day}"
     if settings.seasonality == "hour_of_day":
         return f"at {hours} on the last {_plural(n, 'day')}"
