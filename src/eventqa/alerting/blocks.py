@@ -108,7 +108,7 @@ def _monitoring(check: CheckResult) -> str | None:
     anomalous = found.get("anomalous_buckets") or []
     return (
         f"{found.get('observed', 0):,} events, expected {found['expected']:,.0f} "
-        f"(usual {found.get('low', 0):,.0f}\u2013{found.get('high', 0):,.0f})"
+        f"(band {found.get('low', 0):,.0f}\u2013{found.get('high', 0):,.0f})"
         + (f" in {len(anomalous)} anomalous bucket{'s' if len(anomalous) != 1 else ''}"
            if anomalous else "")
     )  # fmt: skip

@@ -84,7 +84,7 @@ def _monitoring_figures(check: Any) -> str:
     low, high = found.get("low", 0), found.get("high", 0)
     return (
         f"{found.get('observed', 0):,} events, expected {found['expected']:,.0f} "
-        f"(usual {low:,.0f}\u2013{high:,.0f})"
+        f"(band {low:,.0f}\u2013{high:,.0f})"
     )
 
 
