@@ -226,11 +226,22 @@ def test_a_naive_timestamp_column_is_read_as_utc(project):
 
 
 def test_events_dated_after_the_real_clock_are_reported_on_a_past_window(project):
+    # An expectation GX's engine runs (the compiler does not know it) keeps its place.
+    project.config_path.write_text(
+        CHECKS
+        + "events:\n  thing_happened:\n    rules:\n      - expectation:\n"
+        + "          type: expect_column_mean_to_be_between\n"
+        + "          kwargs: {column: small, min_value: 0, max_value: 5}\n"
+    )
+    project = Project(project.config_path)
+    project.generate()
     ahead = datetime.now(UTC) + timedelta(days=2)
     write_events(project.directory / "wh.duckdb", days=2, extra=(("thing_happened", ahead),) * 3)
     run = project.run(Selection(events=("thing_happened",)), None, UNTIL, alert=False)
     found = check(run, "thing_happened", "event_timestamp.after_clock")
     assert found.status == Status.FAILED and found.unexpected_count == 3
+    mean = next(c for c in run.events[0].checks if "mean" in c.expectation_type)
+    assert mean.status == Status.PASSED and mean.observed_value == 1
     assert found.observed_value["newest"].startswith(ahead.isoformat()[:16])
 
 

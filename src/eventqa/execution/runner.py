@@ -310,21 +310,18 @@ def after_clock_branch(
     )
 
 
-def after_clock_result(
-    plan: EventPlan, count: int, newest: datetime, window: Window
-) -> CheckResult:
+def after_clock_result(job: EventJob, count: int, newest: datetime, window: Window) -> CheckResult:
     """A failed check for an event's rows dated after the real clock plus the skew."""
-    assert window.after_clock is not None
     rule = next(
         (
             e
-            for e in plan.job.suite["expectations"]
+            for e in job.suite["expectations"]
             if (e.get("meta") or {}).get("id") == "event_timestamp.not_future"
         ),
         None,
     )
     fields = base_result(rule) if rule else {"severity": "error", "origin": "", "check": ""}
-    limit = window.after_clock.isoformat()
+    limit = window.after_clock.isoformat() if window.after_clock else ""
     return CheckResult(
         **{
             **fields,
@@ -359,6 +356,9 @@ class TableRun:
     counts: dict[str | None, dict[datetime, int]] = field(default_factory=dict)
     # Each event name's newest timestamp in the window (rows dated after `until` left out).
     newest: dict[str | None, datetime] = field(default_factory=dict)
+    # Per event, the failed check of its rows dated after the real clock plus the skew; added
+    # last (`with_after_clock`), after GX's engine ran, so check positions stay the suite's.
+    after_clock: dict[str, CheckResult] = field(default_factory=dict)
 
 
 def _check_result(check: Compiled, values: list[Any]) -> CheckResult:
@@ -491,8 +491,6 @@ def run_tables(
                 repro = reproduction_sql(plan, relation, check, window)
                 checks[position] = result.model_copy(update={"reproduction_sql": repro})
         ordered = [checks[p] for p in sorted(checks)]
-        if plan.job.event in after_clock:
-            ordered.append(after_clock_result(plan, *after_clock[plan.job.event], window))
         row_count = found.get((index, 0), {}).get("n")
         events.append(
             EventResult(
@@ -511,7 +509,12 @@ def run_tables(
         table_result = _table_result(table, declared, values, warehouse, connection, window)
         statements += 1 if table_result.status != Status.PASSED else 0
     pending = {plan.job.event: (plan.job, plan.fallback) for plan in plans if plan.fallback}
-    return TableRun(events, table_result, statements, pending, counts, newest)
+    late = {
+        plan.job.event: after_clock_result(plan.job, *after_clock[plan.job.event], window)
+        for plan in plans
+        if plan.job.event in after_clock
+    }
+    return TableRun(events, table_result, statements, pending, counts, newest, late)
 
 
 def complete_with_gx(warehouse: Warehouse, run: TableRun, window: Window) -> list[EventResult]:
@@ -521,7 +524,7 @@ def complete_with_gx(warehouse: Warehouse, run: TableRun, window: Window) -> lis
     embedded warehouse shares its file only between connections opened alike.
     """
     if not run.pending:
-        return run.events
+        return with_after_clock(run, run.events)
     from eventqa.execution.reference import run_expectations
 
     completed = []
@@ -540,7 +543,22 @@ def complete_with_gx(warehouse: Warehouse, run: TableRun, window: Window) -> lis
                 update={"checks": checks, "status": Status.worst([c.status for c in checks])}
             )
         )
-    return completed
+    return with_after_clock(run, completed)
+
+
+def with_after_clock(run: TableRun, events: list[EventResult]) -> list[EventResult]:
+    """Events with a failed check for their rows dated after the real clock, if any."""
+    if not run.after_clock:
+        return events
+    found = []
+    for event in events:
+        if event.event in run.after_clock:
+            checks = [*event.checks, run.after_clock[event.event]]
+            event = event.model_copy(
+                update={"checks": checks, "status": Status.worst([c.status for c in checks])}
+            )
+        found.append(event)
+    return found
 
 
 def _in_batches(
@@ -573,6 +591,7 @@ def _in_batches(
         {name: job for run in runs for name, job in run.pending.items()},
         runs[0].counts,
         runs[0].newest,
+        {name: found for run in runs for name, found in run.after_clock.items()},
     )
 
 
