@@ -311,7 +311,7 @@ def main() -> int:
     )
     print()
     labels = sorted({i.label for i in incidents}, key=lambda text: (text.split()[0], text))
-    header = f"{'incident':<16}" + "".join(f"{name:>30}" for name in names)
+    header = f"{'incident':<16}" + "".join(f"{name:>29}" for name in names)
     print(header + "   (visible incidents / all incidents)")
     for label in labels:
         row = f"{label:<16}"
@@ -320,6 +320,12 @@ def main() -> int:
             every = recall(incidents, name, lambda i, label=label: i.label == label)
             row += f"{percent(seen):>20} {100 * every[0] / max(every[1], 1):5.1f}%  "
         print(row)
+    row = f"{'all incidents':<16}"
+    for name in names:
+        seen = recall(incidents, name, lambda i: i.visible)
+        every = recall(incidents, name, lambda i: True)
+        row += f"{percent(seen):>20} {100 * every[0] / max(every[1], 1):5.1f}%  "
+    print(row)
     row = f"{'false alarms':<16}"
     for name in names:
         score = scores[name]
@@ -343,6 +349,14 @@ def main() -> int:
 
     def any_visible(i: Incident) -> bool:
         return i.visible
+
+    subsets = [("drops >= 50%, >= 2 h", big_drop), ("stops", stop), ("spikes >= 3x", big_spike)]
+    for text, test in subsets:
+        row = f"{text:<22}" + "".join(
+            f"{percent(recall(incidents, name, test)):>24}" for name in names
+        )
+        print(row)
+    print()
 
     ours = scores["eventqa"]
     drops = recall(incidents, "eventqa", big_drop)

@@ -259,26 +259,32 @@ def test_seasonal_slots_follow_the_settings_time_zone_across_daylight_saving():
 
 
 def test_the_explanation_says_when_how_many_and_against_what():
-    def thursday_afternoon(bucket: datetime) -> float:
-        return 400.0 if bucket.weekday() == 3 and 14 <= bucket.hour < 17 else 50.0
-
-    history = hourly(thursday_afternoon, 56, seed=7)
+    # Thursday 14:00-17:00 had 385-415 an hour on the last 8 Thursdays (median 400), 50 otherwise.
+    weekly = [390, 400, 410, 395, 405, 400, 385, 415]
+    history = {}
+    for hour in range(56 * 24):
+        bucket = NOW - timedelta(days=56) + hour * HOUR
+        busy = bucket.weekday() == 3 and 14 <= bucket.hour < 17
+        history[bucket] = weekly[hour // (7 * 24)] if busy else 50
     tested = [NOW + h * HOUR for h in (14, 15, 16)]
     for bucket, count in zip(tested, (130, 120, 122), strict=True):
         history[bucket] = count
+    for h in range(14):
+        history[NOW + h * HOUR] = 50
 
     finding = judge_volume("bid_placed", history, tested, SETTINGS)
 
     assert (finding.status, finding.kind) == ("failed", "drop")
     assert finding.explanation == (
-        "14:00–17:00 UTC: 372 events, expected 1,206 "  # noqa: RUF001
-        "(usual 1,146–1,252 at these hours on the last 8 Thursdays), −69%"  # noqa: RUF001
+        "14:00–17:00 UTC: 372 events, expected 1,200 "  # noqa: RUF001
+        "(usual 1,155–1,245 at these hours on the last 8 Thursdays), −69%"  # noqa: RUF001
     )
     document = finding.to_json()
     assert document["observed"] == 372
     assert document["kind"] == "drop"
     assert document["band"] == [round(finding.low, 2), round(finding.high, 2)]
-    assert document["band"][0] < document["usual"][0] < 1206 < document["usual"][1]
+    assert document["usual"] == [1155, 1245]
+    assert document["band"][0] < 1155 < 1245 < document["band"][1]
     assert document["usual_periods"] == 8
     assert [b["start"] for b in document["buckets"]] == [
         "2026-10-01T14:00:00Z",
@@ -337,3 +343,25 @@ def test_a_silence_that_began_in_the_previous_window_is_judged_whole():
     # Two empty hours of a 5/h event happen now and then; four in a row do not.
     assert yesterday.status == since_midnight.status == "passed"
     assert (whole.status, whole.kind) == ("failed", "stop")
+    assert whole.explanation.endswith("; silent since Wed 22:00")
+    assert whole.to_json()["buckets"][0]["silent_since"] == "2026-09-30T22:00:00Z"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"timezone": "Mars/Olympus"}, "unknown time zone 'Mars/Olympus'"),
+        ({"sensitivity": 0}, "sensitivity must be positive, not 0"),
+        ({"bucket": timedelta(minutes=7)}, "bucket must divide a day evenly, not 0:07:00"),
+        ({"warn_after": 3}, "need 1 <= warn_after <= error_after, not 3 and 2"),
+        (
+            {"min_history": timedelta(weeks=10)},
+            "min_history (70 days) is longer than training (56 days): the event would learn forever",
+        ),
+    ],
+)
+def test_settings_no_judgement_could_use_are_refused(change, message):
+    with pytest.raises(ValueError) as raised:
+        replace(SETTINGS, **change)
+
+    assert str(raised.value) == message

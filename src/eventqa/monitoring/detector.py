@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from statistics import median
 from typing import Any, Literal
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 Seasonality = Literal["hour_of_week", "hour_of_day", "none"]
 Direction = Literal["both", "drop", "spike"]
@@ -29,6 +29,8 @@ MAD_TO_SD = 1.4826
 #: The relative jitter assumed at least (beyond Poisson noise): a million-a-day event does not
 #: alarm on a 5% wobble that Poisson noise alone would call huge.
 RELATIVE_FLOOR = 0.03
+#: How many points the event's pooled spread weighs against a slot's own MAD (of its n points).
+SLOT_PRIOR = 16
 #: A zero is a "stop" (an error at once) when Poisson noise gives it less than this probability
 #: (an expected count above 9.2 in the empty bucket or run of empty buckets).
 STOP_PROBABILITY = 1e-4
@@ -50,7 +52,7 @@ class VolumeSettings:
     bucket: timedelta = timedelta(hours=1)
     seasonality: Seasonality = "hour_of_week"
     #: Robust deviations (square-root scale, Poisson noise = 1) that make a bucket anomalous.
-    sensitivity: float = 5.25
+    sensitivity: float = 5.0
     direction: Direction = "both"
     training: timedelta = timedelta(weeks=8)
     #: Below this much usable history an event is "learning" and never alerts.
@@ -61,6 +63,28 @@ class VolumeSettings:
     warn_after: int = 1
     #: Consecutive anomalous buckets for an error (a stop is an error at once).
     error_after: int = 2
+
+    def __post_init__(self) -> None:
+        """Refuse settings no judgement could use (config reports them with their line)."""
+        if self.bucket <= timedelta(0) or timedelta(days=1) % self.bucket:
+            raise ValueError(f"bucket must divide a day evenly, not {self.bucket}")
+        if self.sensitivity <= 0:
+            raise ValueError(f"sensitivity must be positive, not {self.sensitivity}")
+        if self.training < timedelta(days=7) or self.min_history < timedelta(0):
+            raise ValueError("training must be at least 7 days and min_history not negative")
+        if self.min_history > self.training:
+            raise ValueError(
+                f"min_history ({self.min_history.days} days) is longer than training "
+                f"({self.training.days} days): the event would learn forever"
+            )
+        if not 1 <= self.warn_after <= self.error_after:
+            raise ValueError(
+                f"need 1 <= warn_after <= error_after, not {self.warn_after} and {self.error_after}"
+            )
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {self.timezone!r}") from None
 
 
 @dataclass(frozen=True)
@@ -86,10 +110,13 @@ class BucketVerdict:
     low: float
     high: float
     anomaly: Anomaly | None
+    #: For a stop whose silence began before the tested buckets: the first empty bucket.
+    silent_since: datetime | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The JSON form stored with the run and printed by `--format json`."""
         return {
+            "silent_since": None if self.silent_since is None else _iso(self.silent_since),
             "start": _iso(self.start),
             "observed": self.observed,
             "expected": round(self.expected, 2),
@@ -194,6 +221,8 @@ class Baseline:
     zone: tzinfo
     #: Relative noise beyond Poisson (day-to-day and hour-to-hour wobble), pooled over slots.
     jitter: float = RELATIVE_FLOOR
+    #: Relative standard error of the level factor (a median of the last 7 days' levels).
+    level_error: float = 0.0
 
     def slot_of(self, start: datetime) -> tuple[int, ...]:
         """The seasonal slot of a bucket: (weekday, hour, minute), (hour, minute) or ()."""
@@ -206,12 +235,16 @@ class Baseline:
             return 0.0, 0.0, 0.0, 0
         expected = slot.expected
         # Poisson noise (1 on this scale) plus the event's relative jitter (at least the
-        # relative floor); a slot whose own MAD says it is noisier widens it, halfway, since
-        # eight points say little; then the uncertainty of a median of n points (pi/2n).
+        # relative floor); a slot whose own MAD says it is noisier widens it, weighed as n
+        # points against the pooled figure's SLOT_PRIOR (eight points say little); then the
+        # uncertainty of a median of n points (pi/2n).
         pooled = math.sqrt(1 + self.jitter**2 * expected)
         own = slot.spread * math.sqrt(self.level)
-        spread = max(pooled, (pooled + own) / 2)
+        n = slot.points
+        spread = max(pooled, math.sqrt((SLOT_PRIOR * pooled**2 + n * own**2) / (SLOT_PRIOR + n)))
         spread *= math.sqrt(1 + math.pi / (2 * slot.points))
+        # The level factor's own error, relative, is a relative error of the expected count.
+        spread = math.hypot(spread, self.level_error * math.sqrt(expected))
         center = 2 * math.sqrt(expected + _ANSCOMBE)
         reach = self.settings.sensitivity * spread
         low = _from_root(center - reach)
@@ -377,6 +410,11 @@ def build_baseline(
     recent = _levels(buckets, day_of, {s: medians[slot_of[s]] for s, _ in buckets})
     recent_days = sorted(recent)[-LEVEL_DAYS:]
     level = median(recent[day] for day in recent_days) if recent_days else 1.0
+    level_error = 0.0
+    if level > 0 and len(recent_days) >= 3:
+        # Standard error of a median of the recent days' levels, relative to it.
+        ratios = [recent[day] / level for day in recent_days]
+        level_error = 1.253 * MAD_TO_SD * _mad(ratios, 1.0) / math.sqrt(len(ratios))
     if level > 0 and len(recent_days) == LEVEL_DAYS:
         # The last 7 days are centred ~4 days before the tested buckets: carry the trend there.
         middle = ordered[0] + (ordered[-1] + settings.bucket - ordered[0]) / 2
@@ -396,7 +434,8 @@ def build_baseline(
             past=tuple(value * level for value in values),
             mean=_trimmed_mean(values) * level,
         )
-    return Baseline(settings, slots, level, history_days, zone, _jitter(roots, medians))
+    jitter = _jitter(roots, medians)
+    return Baseline(settings, slots, level, history_days, zone, jitter, level_error)
 
 
 #: The trend is measured over this many recent days and never taken above 2% a day either way.
@@ -492,11 +531,9 @@ def judge_volume(
     learning = baseline.history_days < required_days
 
     verdicts: list[BucketVerdict] = []
-    points: dict[datetime, int] = {}
     for start in ordered:
         observed = history.get(start, 0)
         expected, low, high, n = baseline.band(start)
-        points[start] = n
         anomaly: Anomaly | None = None
         declared = any(e.overlaps(start, start + settings.bucket) for e in exclusions)
         if not learning and n > 0 and not declared:
@@ -513,12 +550,12 @@ def judge_volume(
         observed_total = sum(v.observed for v in verdicts)
         text = (
             f"learning: {_days(baseline.history_days)} of {_days(required_days)} days of history"
-            f" ({_number(observed_total)} events in the tested {_plural(len(verdicts), 'bucket')})"
+            f" ({_plural(observed_total, 'event')} in {_plural(len(verdicts), 'tested bucket')})"
         )
         return _finding("learning", None, verdicts, verdicts, baseline, required_days, text)
 
     status, kind, run = _worst_run(verdicts, settings, set(flagged))
-    explanation = _explain_volume(run, kind, baseline, points)
+    explanation = _explain_volume(run, baseline)
     return _finding(status, kind, verdicts, run, baseline, required_days, explanation)
 
 
@@ -563,9 +600,10 @@ def _silent_runs(
             expected += baseline.cautious(before)
             before -= step
         if math.exp(-expected) < STOP_PROBABILITY:
+            since = before + step if before + step < verdicts[run[0]].start else None
             for i in run:
                 if verdicts[i].expected > 0:
-                    marked[i] = replace(verdicts[i], anomaly="stop")
+                    marked[i] = replace(verdicts[i], anomaly="stop", silent_since=since)
     return marked
 
 
@@ -612,7 +650,8 @@ def _worst_run(
             runs[-1].append(verdict)
         else:
             runs.append([verdict])
-    best: tuple[int, int, Anomaly | None, list[BucketVerdict]] = (0, 0, None, verdicts)
+    best: tuple[Status, Anomaly | None, list[BucketVerdict]] = ("passed", None, verdicts)
+    best_key = (0, 0)
     for run in runs:
         # Buckets flagged by earlier runs just before this one make it longer.
         length = len(run)
@@ -627,21 +666,15 @@ def _worst_run(
         elif length >= settings.warn_after:
             status = "warned"
         else:
-            status = "passed"
-        candidate = (_RANK[status], length, kind, run)
-        if candidate[:2] >= best[:2] and status != "passed":
-            best = candidate
-    status_of = {0: "passed", 1: "warned", 2: "failed"}
-    rank, _, kind_found, run_found = best
-    return status_of[rank], kind_found, run_found  # type: ignore[return-value]
+            continue
+        # The most severe, then the longest, then the latest run explains the finding.
+        if (_RANK[status], length) >= best_key:
+            best, best_key = (status, kind, run), (_RANK[status], length)
+    return best
 
 
-def _explain_volume(
-    run: list[BucketVerdict],
-    kind: Anomaly | None,
-    baseline: Baseline,
-    points: Mapping[datetime, int],
-) -> str:
+def _explain_volume(run: list[BucketVerdict], baseline: Baseline) -> str:
+    """`14:00-17:00 UTC: 372 events, expected 1,200 (usual ... on the last 8 Thursdays), -69%`."""
     settings = baseline.settings
     zone = baseline.zone
     observed = sum(v.observed for v in run)
@@ -659,6 +692,11 @@ def _explain_volume(
         text += f" (usual {usual} {_context(run, n, settings, zone)})"
     if expected > 0:
         text += f", {_percent(observed / expected - 1)}"
+    since = run[0].silent_since
+    if since is not None:
+        first, tested = since.astimezone(zone), run[0].start.astimezone(zone)
+        when = f"{first:%H:%M}" if first.date() == tested.date() else f"{first:%a %H:%M}"
+        text += f"; silent since {when}"
     return text
 
 
