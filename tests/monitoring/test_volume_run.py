@@ -271,6 +271,15 @@ def test_exclusions_of_unknown_events_are_config_errors_with_their_line(project)
             "checks.yaml:6: defaults.volume.timezone: unknown time zone 'Europe/Pariss'",
         ),
         (
+            "    training: 3d\n",
+            "checks.yaml:5: defaults.volume: 'training' must be at least 7d",
+        ),
+        (
+            "    min_history: 2d\nevents:\n  thing_happened:\n    volume: {min_history: 60d}\n",
+            "checks.yaml:9: events.thing_happened.volume: min_history (60 days) is longer than "
+            "training (56 days)",
+        ),
+        (
             "    exclusions:\n"
             "      - {event: nope, start: 2026-02-01, end: 2026-02-02, reason: outage}\n",
             "checks.yaml:7: defaults.volume.exclusions[0].event: unknown event 'nope'",

@@ -246,6 +246,14 @@ class VolumeDefaults(Strict):
     lookback: Margin = timedelta(days=2)
     exclusions: tuple[Exclusion, ...] = ()
 
+    @model_validator(mode="after")
+    def _history_fits_training(self) -> VolumeDefaults:
+        if self.training < timedelta(days=7):
+            raise ValueError("'training' must be at least 7d (a week of every hour)")
+        if self.min_history is not None and self.min_history > self.training:
+            raise ValueError("'min_history' is longer than 'training': events would learn forever")
+        return self
+
     @field_validator("bucket")
     @classmethod
     def _divides_a_day(cls, value: timedelta) -> timedelta:

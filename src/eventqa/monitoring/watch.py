@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from eventqa.config.models import ALL_EVENTS, Config, format_duration
+from eventqa.errors import ConfigError
 from eventqa.monitoring.detector import (
     Exclusion,
     FreshnessFinding,
@@ -67,10 +68,19 @@ def event_volume(config: Config, event: str) -> EventVolume:
         if where is not None
         else f"{config.locate('defaults', 'volume').path}#defaults.volume"
     )
+    if "min_history" not in chosen and "training" in chosen:  # short training: learn it all
+        chosen["min_history"] = min(VolumeSettings().min_history, chosen["training"])
+    try:
+        settings = VolumeSettings(bucket=defaults.bucket, **chosen)
+    except ValueError as error:
+        loc = ("events", event, "volume") if own is not None else ("defaults", "volume")
+        raise ConfigError(
+            f"{'.'.join(loc)}: {error} (for event {event})", location=config.locate(*loc)
+        ) from None
     lookback = own.lookback if own is not None and own.lookback is not None else None
     return EventVolume(
         enabled,
-        VolumeSettings(bucket=defaults.bucket, **chosen),
+        settings,
         exclusions,
         severity.value,
         origin,
