@@ -126,7 +126,7 @@ def test_history_is_backfilled_once_then_only_new_buckets_are_counted(project, s
     assert volume.status == Status.PASSED and volume.observed_value["status"] == "passed"
     assert volume.expectation_type == "eventqa_volume" and volume.column is None
     assert len(volume.observed_value["buckets"]) == 24
-    assert set(volume.observed_value["buckets"][0]) == {
+    assert set(volume.observed_value["buckets"][0]) >= {  # what the HTML report reads
         "start", "observed", "expected", "low", "high", "anomaly"
     }  # fmt: skip
     assert check(first, "thing_happened", "freshness").status == Status.PASSED
