@@ -20,6 +20,26 @@ from typing import Any
 from eventqa.contracts.model import ContractSet, EventContract, Field, ValueType
 
 DAYS = 7
+# Weeks of clean history before the last DAYS (same rates and seasonality, payloads reused), so
+# the volume monitoring has a baseline from the first run.
+HISTORY_DAYS = 35
+# The planted volume incident: an app release loses most bid calls for a few hours, late in the
+# last day (its buckets are complete in a run's default 24-hour window).
+INCIDENT_EVENT = "buyer_placed_bid"
+INCIDENT_HOURS = (10, 7)  # from `until` minus 10 hours to `until` minus 7 hours
+INCIDENT_LOSS = 0.8
+_INCIDENT = "a release loses 80% of buyer_placed_bid calls for 3 hours (volume drop)"
+# Events per event type relative to the others (follows and bids are the busiest).
+WEIGHTS = {"user_followed_user": 4, "buyer_placed_bid": 3}
+
+
+def hourly_profile(at: datetime) -> float:
+    """Relative event rate at an hour: quiet nights, busy evenings, busier weekends (UTC)."""
+    import math
+
+    diurnal = 0.25 + 0.75 * (1 + math.cos(2 * math.pi * (at.hour - 19) / 24)) / 2
+    weekly = (0.95, 1.0, 1.0, 1.05, 1.1, 1.3, 1.2)[at.weekday()]
+    return diurnal * weekly
 
 
 @dataclass(frozen=True)
@@ -183,6 +203,9 @@ def build_demo(
 ) -> DemoSummary:
     """Write `rows` events over the last 7 days into a fresh DuckDB file at `path`.
 
+    The 7 days carry the planted defects; HISTORY_DAYS of clean history come before them, at the
+    same rates and with the same daily and weekly rhythm, for the volume monitoring to learn from.
+
     `load` puts the rows somewhere else instead (`Snowflake.load_events`); `path` then only
     names where they went. `progress(step, done, total)` hears how generation goes.
     """
@@ -190,16 +213,26 @@ def build_demo(
     since = until - timedelta(days=DAYS)
     rng = random.Random(20231102)
     events = list(contracts.events.values())
-    # user_followed_user is the busiest event, as follows are in a social marketplace.
-    weights = [4 if e.name == "user_followed_user" else 1 for e in events]
+    weights = [WEIGHTS.get(e.name, 1) for e in events]
     records: DemoRows = {table: [] for table in set(tables.values())}
     counts: dict[str, int] = {}
     planted: dict[str, int] = {}
     defects = {d.event: [x for x in DEFECTS if x.event == d.event] for d in DEFECTS}
+    hours = [since + timedelta(hours=h) for h in range(DAYS * 24)]
+    profile = [hourly_profile(hour) for hour in hours]
+    incident = (
+        until - timedelta(hours=INCIDENT_HOURS[0]),
+        until - timedelta(hours=INCIDENT_HOURS[1]),
+    )
     for number, event in enumerate(rng.choices(events, weights=weights, k=rows)):
         if progress and number % 2000 == 0:
             progress("generating events", number, rows)
-        at = since + timedelta(seconds=rng.random() * DAYS * 86_400)
+        (hour,) = rng.choices(hours, weights=profile)
+        at = min(hour + timedelta(seconds=rng.random() * 3600), until - timedelta(seconds=1))
+        dropped = event.name == INCIDENT_EVENT and incident[0] <= at < incident[1]
+        if dropped and rng.random() < INCIDENT_LOSS:
+            planted[_INCIDENT] = planted.get(_INCIDENT, 0) + 1
+            continue
         payload: dict[str, Any] | str = payload_for(event, rng, at)
         for defect in defects.get(event.name, []):
             if isinstance(payload, dict) and rng.random() < defect.rate:
@@ -216,11 +249,14 @@ def build_demo(
             planted[_TYPO] = planted.get(_TYPO, 0) + 1
         records[table].append((f"evt_{number:010d}", name, at, text))
         counts[event.name] = counts.get(event.name, 0) + 1
+    for event_id, name, at, text in _history(events, weights, rows, since):
+        records[tables[contracts.events[name].envelope]].append((event_id, name, at, text))
+        counts[name] = counts.get(name, 0) + 1
 
     if progress:
         progress("generating events", rows, rows)
     (load or (lambda records: _write_duckdb(Path(path), records)))(records)
-    return DemoSummary(path, counts, planted, since, until)
+    return DemoSummary(path, counts, planted, since - timedelta(days=HISTORY_DAYS), until)
 
 
 def _write_duckdb(path: Path, records: DemoRows) -> None:
@@ -250,3 +286,36 @@ def _write_duckdb(path: Path, records: DemoRows) -> None:
             connection.unregister("frame")
     finally:
         connection.close()
+
+
+def _history(
+    events: list[EventContract],
+    weights: list[int],
+    rows: int,
+    since: datetime,
+) -> list[tuple[str, str, datetime, str]]:
+    """Clean events for HISTORY_DAYS before `since`: Poisson counts per hour at the 7 days' rates.
+
+    Payloads are drawn from a small pool per event: generating each would dominate `demo`.
+    """
+    import numpy as np
+
+    rng = random.Random(20231103)
+    noise = np.random.default_rng(20231103)
+    total = sum(weights)
+    mean_profile = sum(hourly_profile(since + timedelta(hours=h)) for h in range(DAYS * 24)) / (
+        DAYS * 24
+    )
+    hours = [since - timedelta(hours=h + 1) for h in range(HISTORY_DAYS * 24)]
+    found: list[tuple[str, str, datetime, str]] = []
+    for event, weight in zip(events, weights, strict=True):
+        per_hour = rows * weight / total / (DAYS * 24) / mean_profile
+        pool = [
+            json.dumps(payload_for(event, rng, since), separators=(",", ":")) for _ in range(50)
+        ]
+        means = [per_hour * hourly_profile(hour) for hour in hours]
+        for hour, count in zip(hours, noise.poisson(means), strict=True):
+            for _ in range(int(count)):
+                at = hour + timedelta(seconds=rng.random() * 3600)
+                found.append((f"hst_{len(found):010d}", event.name, at, rng.choice(pool)))
+    return found

@@ -18,7 +18,7 @@ from eventqa.contracts import ContractSet, load_contracts
 from eventqa.contracts.model import Diagnostic
 from eventqa.errors import Location, StaleSuitesError
 from eventqa.export import ExportResult
-from eventqa.results.models import RunResult, Window
+from eventqa.results.models import RunResult, Status, Window
 from eventqa.suites import DerivedSuite, SuiteDiff, derive_suites, diff_suites, write_suites
 
 if TYPE_CHECKING:
@@ -288,10 +288,13 @@ class Project:
         alert: bool = True,
     ) -> RunResult:
         """Check the selected events' window in the warehouse, store the result, then alert."""
+        from eventqa.errors import ConfigErrors
         from eventqa.warehouse import WarehouseBusyError, WarehouseError
 
         runner = self.catalog
         jobs = runner.load_jobs(selection)
+        if problems := self.config.volume_event_errors(set(runner.all_jobs)):
+            raise problems[0] if len(problems) == 1 else ConfigErrors(problems)
         now = datetime.now(UTC)  # the run's one "now": its window and its alerts agree on it
         window = default_window(self.config, since, until, now)
         if alert:
@@ -322,7 +325,6 @@ class Project:
         alert: bool,
         now: datetime,
     ) -> RunResult:
-        from eventqa.execution.runner import complete_with_gx
         from eventqa.warehouse import open_warehouse
 
         warehouse = open_warehouse(self.config)
@@ -333,21 +335,48 @@ class Project:
             by_table.setdefault(job.table, []).append(job)
         for table in declared:
             by_table.setdefault(table, [])
+        store = self.result_store()
+        try:
+            return self._run_tables(
+                store, warehouse, run_id, jobs, by_table, declared, window, progress, alert, now
+            )
+        finally:
+            store.close()
+
+    def _run_tables(
+        self,
+        store: Any,
+        warehouse: Any,
+        run_id: str,
+        jobs: list[Any],
+        by_table: dict[str, list[Any]],
+        declared: dict[str, Any],
+        window: Window,
+        progress: Callable[[str, int, int], None] | None,
+        alert: bool,
+        now: datetime,
+    ) -> RunResult:
+        from eventqa.execution.runner import complete_with_gx
+
+        with store_errors(self.results_url):
+            plans = self._count_plans(store, by_table, window)
         results, tables, done, checked_tables = [], [], 0, []
         if progress:  # the total is known before anything runs
             progress("", 0, len(jobs))
+        fetched: dict[str, Any] = {}  # by table: the scan's own result and the counts fetched
         # One statement per table window; tables run side by side, each on its own connection.
         workers = max(1, min(self.config.defaults.concurrency, len(by_table)))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="eventqa") as pool:
             futures = {
                 pool.submit(
                     self._with_retries, _check_table, warehouse, table, table_jobs,
-                    declared.get(table), window,
+                    declared.get(table), window, plans.get(table),
                 ): table
                 for table, table_jobs in by_table.items()
             }  # fmt: skip
             for future in as_completed(futures):
-                checked = future.result()
+                checked, counted = future.result()
+                fetched[futures[future]] = (checked, counted)
                 checked_tables.append(checked)
                 if checked.table is not None:
                     tables.append(checked.table)
@@ -360,16 +389,71 @@ class Project:
         order = {job.event: index for index, job in enumerate(jobs)}
         results.sort(key=lambda result: order[result.event])
         tables.sort(key=lambda table: list(declared).index(table.table))
+        with store_errors(self.results_url):
+            results, updates = self._judge_volume(store, plans, fetched, window, results)
         run = RunResult(run_id=run_id, window=window, events=results, tables=tables)
-        store = self.result_store()
-        try:
-            with store_errors(self.results_url):
-                store.save(run)  # stored before anything reads or sends it, in one transaction
-                if alert:
-                    run = run.model_copy(update={"alerts": self.alerter(store).after_run(run, now)})
-        finally:
-            store.close()
+        with store_errors(self.results_url):
+            # Stored before anything reads or sends it, counts and all, in one transaction.
+            store.save(run, updates)
+            if alert:
+                run = run.model_copy(update={"alerts": self.alerter(store).after_run(run, now)})
         return run
+
+    def _count_plans(
+        self, store: Any, by_table: dict[str, list[Any]], window: Window
+    ) -> dict[str, Any]:
+        """Per table, the counts the volume history still lacks (nothing when monitoring is off)."""
+        from eventqa.monitoring.watch import event_volume, plan_counts
+
+        defaults = self.config.defaults.volume
+        plans = {}
+        for table, jobs in by_table.items():
+            volumes = [event_volume(self.config, job.event) for job in jobs]
+            if not any(volume.enabled for volume in volumes):
+                continue
+            training = max(volume.settings.training for volume in volumes)
+            lookback = max(volume.lookback for volume in volumes)
+            stored = store.volume_coverage(table)
+            plans[table] = plan_counts(table, window, defaults.bucket, training, lookback, stored)
+        return plans
+
+    def _judge_volume(
+        self,
+        store: Any,
+        plans: dict[str, Any],
+        fetched: dict[str, Any],
+        window: Window,
+        results: list[Any],
+    ) -> tuple[list[Any], list[Any]]:
+        """Every event's volume and freshness checks, and the counts to store with the run."""
+        from eventqa.monitoring.watch import event_volume, judge_events, merge_counts
+
+        found: dict[str, list[Any]] = {}
+        updates = []
+        for table, (checked, (new, new_newest)) in fetched.items():
+            plan = plans.get(table)
+            if plan is None:
+                continue
+            stored, stored_newest = store.volume_history(table, plan.training_start, window.until)
+            counts = merge_counts(
+                plan, window, stored, stored_newest, new, new_newest, checked.counts,
+                checked.newest,
+            )  # fmt: skip
+            counts.flagged = store.volume_flags(table, plan.training_start)
+            counts.notices = store.volume_notices(table)
+            events = [(e.event, event_volume(self.config, e.event)) for e in checked.events]
+            found |= judge_events(counts, events, window)
+            updates.append(counts.update)
+        judged = []
+        for result in results:
+            extra = found.get(result.event, [])
+            if extra:
+                checks = [*result.checks, *extra]
+                result = result.model_copy(
+                    update={"checks": checks, "status": Status.worst([c.status for c in checks])}
+                )
+            judged.append(result)
+        return judged, updates
 
     def _check_outbox(self) -> None:
         """Without Slack, alerts go to `alerts.outbox_file`: if it cannot be written, say so now."""
@@ -744,15 +828,44 @@ def default_window(
         )
     skew = config.defaults.future_skew
     live = now - end <= skew
-    return Window(since=start, until=end, future_after=end + skew if live else None)
+    return Window(
+        since=start, until=end, future_after=end + skew if live else None, after_clock=now + skew
+    )
 
 
-def _check_table(warehouse: Any, table: str, jobs: list[Any], declared: Any, window: Window) -> Any:
-    """One table window's checks on a connection of its own."""
+def _check_table(
+    warehouse: Any, table: str, jobs: list[Any], declared: Any, window: Window, counts: Any = None
+) -> tuple[Any, tuple[dict[str, dict[datetime, int]], dict[str, datetime]]]:
+    """One table window's checks on a connection of its own, with the counts volume lacks."""
     from eventqa.execution.runner import run_tables
 
     connection = warehouse.connect()
     try:
-        return run_tables(warehouse, connection, table, jobs, declared, window)
+        run = run_tables(
+            warehouse, connection, table, jobs, declared, window, counts.step if counts else None
+        )
+        return run, _fetch_counts(warehouse, connection, table, counts)
     finally:
         warehouse.close(connection)
+
+
+def _fetch_counts(
+    warehouse: Any, connection: Any, table: str, plan: Any
+) -> tuple[dict[str, dict[datetime, int]], dict[str, datetime]]:
+    """The grouped counts of the periods the volume history lacks: one query per period."""
+    from datetime import timedelta
+
+    from eventqa.suites.columns import quote_identifier
+
+    counts: dict[str, dict[datetime, int]] = {}
+    newest: dict[str, datetime] = {}
+    if plan is None:
+        return counts, newest
+    epoch, seconds = datetime(1970, 1, 1, tzinfo=UTC), int(plan.step.total_seconds())
+    for start, end in plan.queries:
+        statement = warehouse.sql.bucket_counts(quote_identifier(table), start, end, seconds)
+        for name, bucket, count, latest in warehouse.query(connection, statement, table=table):
+            counts.setdefault(name, {})[epoch + timedelta(seconds=int(bucket))] = int(count)
+            at = epoch + timedelta(microseconds=int(latest))
+            newest[name] = max(newest.get(name, at), at)
+    return counts, newest

@@ -22,7 +22,7 @@ from eventqa.results.models import Window
 from eventqa.results.store import SCHEMA_HEAD, VERSION_TABLE, ResultStore, _alembic_config
 
 REPO = Path(__file__).resolve().parents[2]
-HEAD = "0005"
+HEAD = "0006"
 
 
 def test_the_store_knows_the_newest_migration():

@@ -116,7 +116,27 @@ def _window(run: RunResult) -> str:
     return f"{run.window.since:%Y-%m-%d %H:%M} to {run.window.until:%Y-%m-%d %H:%M} UTC"
 
 
+def _monitoring(check: CheckResult) -> str | None:
+    """A volume or freshness finding's figures (its description is the explanation)."""
+    found = check.observed_value
+    if check.error or not isinstance(found, dict) or "status" not in found:
+        return None
+    if check.expectation_type == "eventqa_freshness":
+        return f"last seen {escape(str(found.get('last_seen') or 'never'))}"
+    if check.expectation_type != "eventqa_volume" or "expected" not in found:
+        return None
+    anomalous = found.get("anomalous_buckets") or []
+    return (
+        f"{found.get('observed', 0):,} events, expected {found['expected']:,.0f} "
+        f"(band {found.get('low', 0):,.0f}\u2013{found.get('high', 0):,.0f})"
+        + (f" in {len(anomalous)} anomalous bucket{'s' if len(anomalous) != 1 else ''}"
+           if anomalous else "")
+    )  # fmt: skip
+
+
 def _observed(check: CheckResult) -> str:
+    if (figures := _monitoring(check)) is not None:
+        return figures
     if check.error:
         return f"could not run: {code(check.error)}"
     if check.unexpected_count is not None and check.element_count:

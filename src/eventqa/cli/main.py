@@ -173,7 +173,10 @@ def main() -> None:
 @click.pass_obj
 @error_handler
 def demo(config_path: Path, rows: int, warehouse: str) -> None:
-    """Build a sample warehouse: 7 days of events for every contract, a few real defects."""
+    """Build a sample warehouse: 7 days of events for every contract, a few real defects.
+
+    --rows events fall in the 7 days; 5 weeks of history at the same rates come before them.
+    """
     from eventqa.cli.render import demo_progress, print_demo
 
     with demo_progress(err) as advance:

@@ -134,6 +134,40 @@ def _status(status: str) -> Text:
     return Text(status, style=_STYLE[status])
 
 
+# Checks the volume monitoring adds: their observed value is the detector's finding.
+_MONITORING = {"eventqa_volume", "eventqa_freshness"}
+
+
+def _monitoring_figures(check: Any) -> str:
+    """A volume or freshness finding in a few figures (its description is the explanation)."""
+    found = check.observed_value if isinstance(check.observed_value, dict) else {}
+    if found.get("status") == "learning":
+        return "learning"
+    if check.expectation_type == "eventqa_freshness":
+        seen = found.get("last_seen") or "never"
+        return f"last seen {seen}, probability {found.get('probability', 0):.2g}"
+    if "expected" not in found:
+        return ""
+    low, high = found.get("low", 0), found.get("high", 0)
+    return (
+        f"{found.get('observed', 0):,} events, expected {found['expected']:,.0f} "
+        f"(band {low:,.0f}\u2013{high:,.0f})"
+    )
+
+
+def _learning(event: Any) -> str:
+    """`, volume learning (6 of 21 days)` for an event whose history is still too short."""
+    for check in event.checks:
+        found = check.observed_value
+        if check.expectation_type == "eventqa_volume" and isinstance(found, dict):
+            if found.get("status") == "learning":
+                have, need = found.get("history_days", 0), found.get("required_days", 0)
+                return f", volume learning ({have:.0f} of {need:.0f} days)"
+            if found.get("status") == "not_seen":
+                return ", never seen in the volume history"
+    return ""
+
+
 # GX reports the share of non-null values; users asked about the share of nulls.
 _NON_NULL_PROPORTION = "expect_column_proportion_of_non_null_values_to_be_between"
 
@@ -144,6 +178,8 @@ def _observed(check: Any, events: int | None = None) -> str:
     `events` (the event's row count) is the denominator of checks over the keys of objects
     (schema drift): a share of keys would understate how many events carry a stray key.
     """
+    if check.expectation_type in _MONITORING and not check.error:
+        return _monitoring_figures(check)
     if check.error:
         return str(check.error)
     if check.expectation_type == _NON_NULL_PROPORTION and isinstance(
@@ -194,7 +230,7 @@ def print_run(out: Console, result: Any) -> None:
             (event.event, "bold"),
             f" ({event.table}, owner {event.owner or '?'}): ",
             _status(event.status.value),
-            f", {event.row_count or 0:,} events",
+            f", {event.row_count or 0:,} events{_learning(event)}",
         )
         failing = [c for c in event.checks if c.status.value != "passed"]
         rows = [
@@ -443,9 +479,13 @@ def run_junit(result: Any) -> str:
             timestamp=result.window.until.isoformat(),
         )
         for check in checks:
-            case = ET.SubElement(suite, "testcase", classname=name, name=check.description)
+            # Monitoring checks explain each run differently: CI tracks them by their id.
+            monitoring = check.expectation_type in _MONITORING
+            label = f"{check.check_id} (against its own history)" if monitoring else None
+            case = ET.SubElement(suite, "testcase", classname=name, name=label or check.description)
             detail = "\n".join(
                 filter(None, [
+                    check.description if monitoring else "",
                     f"origin: {check.origin}",
                     f"{check.expectation_type}({check.column or ''})",
                     _observed(check),

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -22,7 +23,7 @@ from pydantic import (
     model_validator,
 )
 
-from eventqa.errors import Location
+from eventqa.errors import ConfigError, Location
 
 _DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d|w)\s*$")
 _DURATION_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -146,6 +147,18 @@ class PayloadConfig(Strict):
     omits_defaults: bool = False
 
 
+def known_zone(value: str) -> str:
+    """An IANA time zone name that zoneinfo knows, else ValueError."""
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {value!r} (use an IANA name such as UTC)") from None
+    return value
+
+
+Zone = Annotated[str, AfterValidator(known_zone)]
+
+
 class Schedule(Strict):
     """A 5-field cron expression in a time zone, checked as the scheduler will read it."""
 
@@ -156,13 +169,7 @@ class Schedule(Strict):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)  # what APScheduler does with a zone name
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(
-                f"unknown time zone {value!r} (use an IANA name such as UTC)"
-            ) from None
-        return value
+        return known_zone(value)  # what APScheduler does with a zone name
 
     @field_validator("cron")
     @classmethod
@@ -180,6 +187,82 @@ class Schedule(Strict):
         return value
 
 
+# -- volume and freshness monitoring ------------------------------------------------------------
+
+
+def _utc(value: datetime) -> datetime:
+    """A date without a zone is UTC."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+Instant = Annotated[datetime, AfterValidator(_utc)]
+# Exclusions name an event, or `all` for every event of every table.
+ALL_EVENTS = "all"
+
+
+class Exclusion(Strict):
+    """A period kept out of the volume baselines (a known outage, a launch, a holiday)."""
+
+    event: str = ALL_EVENTS
+    start: Instant
+    end: Instant
+    reason: str = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _in_order(self) -> Exclusion:
+        if self.end <= self.start:
+            raise ValueError("'end' must be after 'start'")
+        return self
+
+
+class VolumeOverride(Strict):
+    """Per-event volume and freshness settings (`events.<name>.volume`); unset keys inherit."""
+
+    enabled: bool | None = None
+    sensitivity: float | None = Field(default=None, gt=0, le=100)
+    seasonality: Literal["hour_of_week", "hour_of_day", "none"] | None = None
+    direction: Literal["both", "drop", "spike"] | None = None
+    timezone: Zone | None = None
+    min_history: Duration | None = None
+    training: Duration | None = None
+    lookback: Margin | None = None
+
+
+class VolumeDefaults(Strict):
+    """Volume and freshness monitoring for every event (`defaults.volume`), on by default.
+
+    Unset numbers (sensitivity, minimum history) take the detector's own defaults.
+    """
+
+    enabled: bool = True
+    bucket: Duration = timedelta(hours=1)
+    sensitivity: float | None = Field(default=None, gt=0, le=100)
+    seasonality: Literal["hour_of_week", "hour_of_day", "none"] = "hour_of_week"
+    direction: Literal["both", "drop", "spike"] = "both"
+    timezone: Zone = "UTC"
+    min_history: Duration | None = None
+    training: Duration = timedelta(weeks=8)
+    # Late data: each run re-counts this much before its window.
+    lookback: Margin = timedelta(days=2)
+    exclusions: tuple[Exclusion, ...] = ()
+
+    @model_validator(mode="after")
+    def _history_fits_training(self) -> VolumeDefaults:
+        if self.training < timedelta(days=7):
+            raise ValueError("'training' must be at least 7d (a week of every hour)")
+        if self.min_history is not None and self.min_history > self.training:
+            raise ValueError("'min_history' is longer than 'training': events would learn forever")
+        return self
+
+    @field_validator("bucket")
+    @classmethod
+    def _divides_a_day(cls, value: timedelta) -> timedelta:
+        seconds = int(value.total_seconds())
+        if seconds < 60 or 86400 % seconds:
+            raise ValueError("must divide a day into whole buckets (e.g. 15m, 1h, 6h, 1d)")
+        return value
+
+
 class Defaults(Strict):
     """What applies to every event unless it says otherwise."""
 
@@ -194,6 +277,7 @@ class Defaults(Strict):
     misfire_grace: Duration = timedelta(minutes=30)
     # How long a stopping scheduler lets runs in flight finish.
     stop_timeout: Duration = timedelta(minutes=5)
+    volume: VolumeDefaults = VolumeDefaults()
 
 
 class Team(Strict):
@@ -469,6 +553,7 @@ class EventConfig(Strict):
     slack_channel: str | None = None
     schedule: Schedule | None = None
     sensitive_fields: tuple[FieldPath, ...] = ()
+    volume: VolumeOverride | None = None
 
 
 class ConfigSource:
@@ -532,6 +617,23 @@ class Config(Strict):
         if self._source is None:
             return Location("checks.yaml")
         return self._source.locate(loc)
+
+    def volume_event_errors(self, known: set[str]) -> list[ConfigError]:
+        """Volume exclusions naming events the contracts do not declare."""
+        problems = []
+        for index, exclusion in enumerate(self.defaults.volume.exclusions):
+            if exclusion.event != ALL_EVENTS and exclusion.event not in known:
+                close = difflib.get_close_matches(exclusion.event, sorted(known), n=3)
+                hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+                loc = ("defaults", "volume", "exclusions", index, "event")
+                problems.append(
+                    ConfigError(
+                        f"defaults.volume.exclusions[{index}].event: unknown event "
+                        f"{exclusion.event!r}{hint} (name an event, or `all`)",
+                        location=self.locate(*loc),
+                    )
+                )
+        return problems
 
     def table_for(self, envelope: str) -> str:
         """The table of an envelope: from `tables`, else `BackendEvent` -> `backend__events`."""

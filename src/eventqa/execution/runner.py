@@ -41,6 +41,8 @@ TABLE_KEYS = ["total", "nulls", "bad"]
 # The `event_index` of the rows counting events per name and bucket (their relation_index is the
 # bucket's start in epoch seconds).
 COUNTS = -2
+# The `event_index` of the rows counting events dated after the real clock, per name.
+AFTER_CLOCK = -3
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 REPRODUCTION_LIMIT = 100
 _PARAMETER = re.compile(r"^until_(plus|minus)_(\d+[smhdw])$")
@@ -276,9 +278,64 @@ def table_statement(
             f"SELECT {COUNTS} AS event_index, {start} AS relation_index, {values} AS result "
             f"FROM w WHERE event_timestamp IS NOT NULL GROUP BY event_name, {start}"
         )
+    late = after_clock_branch(plans, table, window, sql)
+    if late is not None:
+        branches.append(late)
     return (
         f"WITH {', '.join(_ctes(plans, table, window, warehouse, False))}\n"
         + "\nUNION ALL\n".join(branches)
+    )
+
+
+def after_clock_branch(
+    plans: list[EventPlan], table: str, window: Window, sql: DialectSQL
+) -> str | None:
+    """Events dated after the real clock plus the skew, per name, pruned by time.
+
+    A live run reads them with its window (the `not_future` check); a re-run of a past window
+    does not, so this branch reports them whatever the window.
+    """
+    if window.after_clock is None or window.future_after is not None or not plans:
+        return None
+    names = ", ".join(sql.literal(plan.job.event) for plan in plans)
+    latest = f"MAX({sql.epoch_us('event_timestamp')})"
+    values = sql.json_array(
+        ["event_name", "CAST(COUNT(*) AS VARCHAR)", f"CAST({latest} AS VARCHAR)"]
+    )
+    return (
+        f"SELECT {AFTER_CLOCK} AS event_index, 0 AS relation_index, {values} AS result "
+        f"FROM {quote_identifier(table)} "
+        f"WHERE event_timestamp > {sql.timestamp_literal(window.after_clock)} "
+        f"AND event_name IN ({names}) GROUP BY event_name"
+    )
+
+
+def after_clock_result(job: EventJob, count: int, newest: datetime, window: Window) -> CheckResult:
+    """A failed check for an event's rows dated after the real clock plus the skew."""
+    rule = next(
+        (
+            e
+            for e in job.suite["expectations"]
+            if (e.get("meta") or {}).get("id") == "event_timestamp.not_future"
+        ),
+        None,
+    )
+    fields = base_result(rule) if rule else {"severity": "error", "origin": "", "check": ""}
+    limit = window.after_clock.isoformat() if window.after_clock else ""
+    return CheckResult(
+        **{
+            **fields,
+            "expectation_type": "expect_column_values_to_be_between",
+            "column": "event_timestamp",
+            "check_id": "event_timestamp.after_clock",
+            "check": fields.get("check") or "event_timestamp",
+            "description": f"event_timestamp is not later than the real clock plus the skew "
+            f"({limit})",
+            "expected": {"max_value": limit},
+        },
+        status=check_status(False, fields["severity"]),
+        unexpected_count=count,
+        observed_value={"newest": newest.isoformat(), "count": count},
     )
 
 
@@ -297,8 +354,11 @@ class TableRun:
     pending: dict[str, tuple[EventJob, list[int]]] = field(default_factory=dict)
     # Rows in the window per event name and bucket start (UTC), when the run asked for them.
     counts: dict[str | None, dict[datetime, int]] = field(default_factory=dict)
-    # Each event name's newest timestamp in the window.
+    # Each event name's newest timestamp in the window (rows dated after `until` left out).
     newest: dict[str | None, datetime] = field(default_factory=dict)
+    # Per event, the failed check of its rows dated after the real clock plus the skew; added
+    # last (`with_after_clock`), after GX's engine ran, so check positions stay the suite's.
+    after_clock: dict[str, CheckResult] = field(default_factory=dict)
 
 
 def _check_result(check: Compiled, values: list[Any]) -> CheckResult:
@@ -372,12 +432,19 @@ def run_tables(
     found: dict[tuple[int, int], dict[str, Any]] = {}
     counts: dict[str | None, dict[datetime, int]] = {}
     newest: dict[str | None, datetime] = {}
+    after_clock: dict[str, tuple[int, datetime]] = {}
     for e, r, result in rows:
         e, r = int(e), int(r)
+        if e == AFTER_CLOCK:
+            name, count, latest = json.loads(result)
+            after_clock[name] = (int(count), EPOCH + timedelta(microseconds=int(latest)))
+            continue
         if e == COUNTS:
             name, count, latest = json.loads(result)
             counts.setdefault(name, {})[EPOCH + timedelta(seconds=r)] = int(count)
-            latest = EPOCH + timedelta(microseconds=int(latest))
+            if EPOCH + timedelta(seconds=r) >= window.until:
+                continue  # rows dated after the window (a live run reads them): not "seen" yet
+            latest = min(EPOCH + timedelta(microseconds=int(latest)), window.until)
             newest[name] = max(newest.get(name, latest), latest)
             continue
         names = (
@@ -442,7 +509,12 @@ def run_tables(
         table_result = _table_result(table, declared, values, warehouse, connection, window)
         statements += 1 if table_result.status != Status.PASSED else 0
     pending = {plan.job.event: (plan.job, plan.fallback) for plan in plans if plan.fallback}
-    return TableRun(events, table_result, statements, pending, counts, newest)
+    late = {
+        plan.job.event: after_clock_result(plan.job, *after_clock[plan.job.event], window)
+        for plan in plans
+        if plan.job.event in after_clock
+    }
+    return TableRun(events, table_result, statements, pending, counts, newest, late)
 
 
 def complete_with_gx(warehouse: Warehouse, run: TableRun, window: Window) -> list[EventResult]:
@@ -452,7 +524,7 @@ def complete_with_gx(warehouse: Warehouse, run: TableRun, window: Window) -> lis
     embedded warehouse shares its file only between connections opened alike.
     """
     if not run.pending:
-        return run.events
+        return with_after_clock(run, run.events)
     from eventqa.execution.reference import run_expectations
 
     completed = []
@@ -471,7 +543,22 @@ def complete_with_gx(warehouse: Warehouse, run: TableRun, window: Window) -> lis
                 update={"checks": checks, "status": Status.worst([c.status for c in checks])}
             )
         )
-    return completed
+    return with_after_clock(run, completed)
+
+
+def with_after_clock(run: TableRun, events: list[EventResult]) -> list[EventResult]:
+    """Events with a failed check for their rows dated after the real clock, if any."""
+    if not run.after_clock:
+        return events
+    found = []
+    for event in events:
+        if event.event in run.after_clock:
+            checks = [*event.checks, run.after_clock[event.event]]
+            event = event.model_copy(
+                update={"checks": checks, "status": Status.worst([c.status for c in checks])}
+            )
+        found.append(event)
+    return found
 
 
 def _in_batches(
@@ -504,6 +591,7 @@ def _in_batches(
         {name: job for run in runs for name, job in run.pending.items()},
         runs[0].counts,
         runs[0].newest,
+        {name: found for run in runs for name, found in run.after_clock.items()},
     )
 
 

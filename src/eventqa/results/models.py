@@ -92,6 +92,9 @@ class Window(Result):
     # Decided once per run: in a live run, rows dated after this are "in the future" and read too.
     # (kept out of the JSON document, whose `window` is documented as {since, until}).
     future_after: datetime | None = Field(default=None, exclude=True)
+    # The real clock when the run started plus the skew (decided once): rows dated after it are
+    # reported by every run, also a re-run of a past window.
+    after_clock: datetime | None = Field(default=None, exclude=True)
 
 
 class Delivered(StrEnum):

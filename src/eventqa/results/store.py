@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,7 +23,7 @@ from eventqa.results.models import CheckResult, RunResult, Status, check_key
 VERSION_TABLE = "eventqa_schema_version"
 # The newest revision in migrations/versions (tests/results/test_migrations.py holds them equal):
 # a database already there opens without running Alembic.
-SCHEMA_HEAD = "0005"
+SCHEMA_HEAD = "0006"
 # Alembic keeps the running migration in module globals (`op`, `context`): one thread at a time.
 _MIGRATING = threading.Lock()
 # The hand-rolled schema's versions (eventqa 0.1, table `schema_version`) as Alembic revisions.
@@ -88,7 +88,46 @@ def _metadata() -> Any:
     )
     _alerting_tables(metadata)
     _scheduler_tables(metadata)
+    _volume_tables(metadata)
     return metadata
+
+
+def _volume_tables(metadata: Any) -> None:
+    import sqlalchemy as sa
+
+    sa.Table(
+        "volume_counts",  # events per name and bucket: the history baselines are learnt from
+        metadata,
+        sa.Column("table_name", sa.String(255), primary_key=True),
+        sa.Column("event_name", sa.String(255), primary_key=True),
+        sa.Column("bucket_start", sa.DateTime(timezone=True), primary_key=True),
+        sa.Column("count", sa.BigInteger, nullable=False),
+        sa.Column("newest", sa.DateTime(timezone=True)),  # the bucket's newest timestamp, if known
+    )
+    sa.Table(
+        "volume_coverage",  # the period of each table whose counts are stored (never rescanned)
+        metadata,
+        sa.Column("table_name", sa.String(255), primary_key=True),
+        sa.Column("bucket_seconds", sa.Integer, nullable=False),
+        sa.Column("covered_since", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("covered_until", sa.DateTime(timezone=True), nullable=False),
+    )
+    sa.Table(
+        "volume_flags",  # buckets found anomalous: kept out of later baselines
+        metadata,
+        sa.Column("table_name", sa.String(255), primary_key=True),
+        sa.Column("event_name", sa.String(255), primary_key=True),
+        sa.Column("bucket_start", sa.DateTime(timezone=True), primary_key=True),
+        sa.Column("anomaly", sa.String(16), nullable=False),
+    )
+    sa.Table(
+        "volume_notices",  # things said once, such as an event never seen in the history
+        metadata,
+        sa.Column("table_name", sa.String(255), primary_key=True),
+        sa.Column("event_name", sa.String(255), primary_key=True),
+        sa.Column("kind", sa.String(32), primary_key=True),
+        sa.Column("noted_at", sa.DateTime(timezone=True), nullable=False),
+    )
 
 
 def _alerting_tables(metadata: Any) -> None:
@@ -183,6 +222,31 @@ class OutboxEntry:
     kind: str
     payload: dict[str, Any]
     thread_of: str | None = None
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """The period of a table whose counts per bucket are stored."""
+
+    bucket_seconds: int
+    since: datetime
+    until: datetime
+
+
+@dataclass
+class VolumeUpdate:
+    """What a run learnt of one table's volume, saved with the run in one transaction.
+
+    Every bucket in `recounted` is replaced by `counts` (a bucket absent there had no events).
+    """
+
+    table: str
+    coverage: Coverage
+    recounted: list[tuple[datetime, datetime]]
+    counts: dict[str, dict[datetime, int]]
+    newest: dict[str, datetime] = field(default_factory=dict)
+    flags: dict[str, dict[datetime, str]] = field(default_factory=dict)
+    notices: set[tuple[str, str]] = field(default_factory=set)
 
 
 @dataclass(frozen=True)
@@ -303,10 +367,12 @@ class ResultStore:
             ).scalars()
             return list(versions) == [SCHEMA_HEAD]
 
-    def save(self, run: RunResult) -> None:
-        """Store a run with every event's and table's checks, atomically."""
+    def save(self, run: RunResult, volume: Iterable[VolumeUpdate] = ()) -> None:
+        """Store a run with every event's and table's checks (and its volume counts), atomically."""
         tables = self.metadata.tables
         with self.engine.begin() as connection:
+            for update in volume:
+                self._save_volume(connection, update)
             connection.execute(
                 tables["runs"]
                 .insert()
@@ -340,6 +406,126 @@ class ResultStore:
             if checks:
                 connection.execute(tables["check_results"].insert(), checks)
 
+    # -- volume history ---------------------------------------------------------------------
+
+    def _save_volume(self, connection: Any, update: VolumeUpdate) -> None:
+        """Replace the recounted buckets, extend the coverage, note flags and notices."""
+        tables = self.metadata.tables
+        counts, coverage = tables["volume_counts"], tables["volume_coverage"]
+        for since, until in update.recounted:
+            connection.execute(
+                counts.delete()
+                .where(counts.c.table_name == update.table)
+                .where(counts.c.bucket_start >= since)
+                .where(counts.c.bucket_start < until)
+            )
+        seconds = update.coverage.bucket_seconds
+        rows = [
+            {
+                "table_name": update.table, "event_name": name, "bucket_start": start,
+                "count": count, "newest": _newest_in(update.newest.get(name), start, seconds),
+            }
+            for name, buckets in update.counts.items()
+            for start, count in buckets.items()
+            if count
+        ]  # fmt: skip
+        if rows:
+            connection.execute(counts.insert(), rows)
+        values = {
+            "bucket_seconds": seconds,
+            "covered_since": update.coverage.since,
+            "covered_until": update.coverage.until,
+        }
+        changed = connection.execute(
+            coverage.update().where(coverage.c.table_name == update.table).values(**values)
+        )
+        if changed.rowcount == 0:
+            connection.execute(coverage.insert().values(table_name=update.table, **values))
+        flags = tables["volume_flags"]
+        for name, buckets in update.flags.items():
+            for start, anomaly in buckets.items():
+                key = (
+                    (flags.c.table_name == update.table)
+                    & (flags.c.event_name == name)
+                    & (flags.c.bucket_start == start)
+                )
+                connection.execute(flags.delete().where(key))
+                connection.execute(
+                    flags.insert().values(
+                        table_name=update.table, event_name=name, bucket_start=start,
+                        anomaly=anomaly,
+                    )
+                )  # fmt: skip
+        notices = tables["volume_notices"]
+        for name, kind in update.notices:
+            key = (
+                (notices.c.table_name == update.table)
+                & (notices.c.event_name == name)
+                & (notices.c.kind == kind)
+            )
+            if connection.execute(notices.select().where(key)).first() is None:  # said once
+                connection.execute(
+                    notices.insert().values(
+                        table_name=update.table, event_name=name, kind=kind,
+                        noted_at=datetime.now(UTC),
+                    )
+                )  # fmt: skip
+
+    def volume_coverage(self, table: str) -> Coverage | None:
+        """The stored period of a table's counts, if any."""
+        coverage = self.metadata.tables["volume_coverage"]
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                coverage.select().where(coverage.c.table_name == table)
+            ).first()
+        if row is None:
+            return None
+        return Coverage(row.bucket_seconds, _utc(row.covered_since), _utc(row.covered_until))
+
+    def volume_history(
+        self, table: str, since: datetime, until: datetime
+    ) -> tuple[dict[str, dict[datetime, int]], dict[str, datetime]]:
+        """Counts per event and bucket in [since, until), and each event's newest timestamp."""
+        counts = self.metadata.tables["volume_counts"]
+        found: dict[str, dict[datetime, int]] = {}
+        newest: dict[str, datetime] = {}
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                counts.select()
+                .where(counts.c.table_name == table)
+                .where(counts.c.bucket_start >= since)
+                .where(counts.c.bucket_start < until)
+            )
+            for row in rows:
+                found.setdefault(row.event_name, {})[_utc(row.bucket_start)] = int(
+                    row._mapping["count"]
+                )
+                if row.newest is not None:
+                    latest = _utc(row.newest)
+                    newest[row.event_name] = max(newest.get(row.event_name, latest), latest)
+        return found, newest
+
+    def volume_flags(self, table: str, since: datetime) -> dict[str, set[datetime]]:
+        """Buckets from `since` on that earlier runs found anomalous, by event."""
+        flags = self.metadata.tables["volume_flags"]
+        found: dict[str, set[datetime]] = {}
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                flags.select()
+                .where(flags.c.table_name == table)
+                .where(flags.c.bucket_start >= since)
+            )
+            for row in rows:
+                found.setdefault(row.event_name, set()).add(_utc(row.bucket_start))
+        return found
+
+    def volume_notices(self, table: str) -> dict[tuple[str, str], datetime]:
+        """What was already said once about a table's events: (event, kind) -> when."""
+        notices = self.metadata.tables["volume_notices"]
+        with self.engine.connect() as connection:
+            rows = connection.execute(notices.select().where(notices.c.table_name == table))
+            return {(row.event_name, row.kind): _utc(row.noted_at) for row in rows}
+
     def history(self, event: str, limit: int = 10) -> list[HistoryRow]:
         """The event's most recent runs, newest first."""
         import sqlalchemy as sa
@@ -364,7 +550,7 @@ class ResultStore:
             ).mappings()
             by_run: dict[str, dict[tuple[str, str], Status]] = {}
             for row in found:
-                key = (_stored_check(row).key, row["description"])
+                key = (_stored_check(row).key, _history_label(row))
                 by_run.setdefault(row["run_id"], {})[key] = Status(row["status"])
         return [
             HistoryRow(
@@ -670,6 +856,26 @@ _CHECK_IDENTITY = (
 def _utc(value: datetime) -> datetime:
     # SQLite returns naive datetimes for timezone-aware columns; everything stored is UTC.
     return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+# Monitoring checks explain each finding in their description: history names them by kind.
+_MONITORING_LABELS = {
+    "eventqa_volume": "volume against its own history",
+    "eventqa_freshness": "freshness at its usual rate",
+}
+
+
+def _history_label(row: Any) -> str:
+    """How `history` names a check: its description, stable for monitoring checks."""
+    label = _MONITORING_LABELS.get(row["expectation_type"])
+    return label if label is not None else str(row["description"])
+
+
+def _newest_in(newest: datetime | None, start: datetime, seconds: int) -> datetime | None:
+    """`newest` when it falls in the bucket starting at `start`."""
+    if newest is None or not 0 <= (newest - start).total_seconds() < seconds:
+        return None
+    return newest
 
 
 def _stored_check(row: Any) -> CheckResult:

@@ -649,6 +649,7 @@ def derive_suites(contracts: ContractSet, config: Config) -> list[DerivedSuite]:
                     location=config.locate("events", name),
                 )
             )
+    problems += config.volume_event_errors(set(contracts.events))
     suites = []
     for event in contracts.events.values():
         try:

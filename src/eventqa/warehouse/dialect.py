@@ -101,6 +101,21 @@ class DialectSQL:
         """
         return f"CAST(FLOOR({self.epoch_us(value)} / {seconds * 1_000_000}) AS BIGINT) * {seconds}"
 
+    def bucket_counts(self, table: str, since: datetime, until: datetime, seconds: int) -> str:
+        """Events per name and bucket in [since, until) of `table` (a quoted name).
+
+        Rows of (event_name, bucket start in epoch seconds, count, newest in epoch µs). Reads
+        only `event_name` and `event_timestamp`, pruned by time: the volume history's backfill.
+        """
+        start = self.bucket_start("event_timestamp", seconds)
+        return (
+            f"SELECT event_name, {start} AS bucket, COUNT(*) AS n, "
+            f"MAX({self.epoch_us('event_timestamp')}) AS newest FROM {table} "
+            f"WHERE event_timestamp >= {self.timestamp_literal(since)} "
+            f"AND event_timestamp < {self.timestamp_literal(until)} "
+            f"AND event_name IS NOT NULL GROUP BY event_name, {start}"
+        )
+
     def regex_search(self, text: str, pattern: str) -> str:
         """Whether `pattern` matches somewhere in `text` (as GX's engine reads a regex rule)."""
         raise NotImplementedError
