@@ -108,9 +108,13 @@ def test_the_volume_series_joins_the_buckets_of_runs_the_latest_winning(store, t
     assert volume["points"][0] == ["2026-03-01T09:00:00Z", 100.0, 100.0, 70.0, 130.0, None]
     assert volume["latest"]["kind"] == "stop"
     assert events["unwatched"]["volume"] is None
-    # The buckets are charted, not repeated in the check's observed value.
+    # The finding reads as figures (its description explains it); the buckets are charted.
     (volume_entry,) = events["thing_happened"]["checks"]
-    assert "buckets" not in volume_entry["observed_value"]
+    assert volume_entry["observed_value"] == "0 events, expected 100 (band 70\u2013130)"
+    assert "expected" not in volume_entry
+    # A monitoring check's strip is named by what it watches, not by this run's explanation.
+    strips = events["thing_happened"]["history"]["checks"]
+    assert [c["description"] for c in strips] == ["volume against its own history"]
 
 
 def test_malformed_volume_buckets_are_left_out(store, tmp_path):
