@@ -33,12 +33,21 @@ _INCIDENT = "a release loses 80% of buyer_placed_bid calls for 3 hours (volume d
 WEIGHTS = {"user_followed_user": 4, "buyer_placed_bid": 3}
 
 
-def hourly_profile(at: datetime) -> float:
-    """Relative event rate at an hour: quiet nights, busy evenings, busier weekends (UTC)."""
+# The rhythm is laid out as if every build ended at this moment (a Thursday afternoon), so a build
+# made at any hour holds the same events relative to its end: tests and the README read the same.
+RHYTHM_UNTIL = datetime(2026, 11, 19, 15, tzinfo=UTC)
+
+
+def hourly_profile(at: datetime, until: datetime) -> float:
+    """Relative event rate at an hour: quiet nights, busy evenings, busier weekends.
+
+    Hours are counted back from `until`, the build's end, laid out as before RHYTHM_UNTIL.
+    """
     import math
 
-    diurnal = 0.25 + 0.75 * (1 + math.cos(2 * math.pi * (at.hour - 19) / 24)) / 2
-    weekly = (0.95, 1.0, 1.0, 1.05, 1.1, 1.3, 1.2)[at.weekday()]
+    clock = RHYTHM_UNTIL - (until - at)
+    diurnal = 0.25 + 0.75 * (1 + math.cos(2 * math.pi * (clock.hour - 19) / 24)) / 2
+    weekly = (0.95, 1.0, 1.0, 1.05, 1.1, 1.3, 1.2)[clock.weekday()]
     return diurnal * weekly
 
 
@@ -219,7 +228,7 @@ def build_demo(
     planted: dict[str, int] = {}
     defects = {d.event: [x for x in DEFECTS if x.event == d.event] for d in DEFECTS}
     hours = [since + timedelta(hours=h) for h in range(DAYS * 24)]
-    profile = [hourly_profile(hour) for hour in hours]
+    profile = [hourly_profile(hour, until) for hour in hours]
     incident = (
         until - timedelta(hours=INCIDENT_HOURS[0]),
         until - timedelta(hours=INCIDENT_HOURS[1]),
@@ -249,7 +258,7 @@ def build_demo(
             planted[_TYPO] = planted.get(_TYPO, 0) + 1
         records[table].append((f"evt_{number:010d}", name, at, text))
         counts[event.name] = counts.get(event.name, 0) + 1
-    for event_id, name, at, text in _history(events, weights, rows, since):
+    for event_id, name, at, text in _history(events, weights, rows, since, progress):
         records[tables[contracts.events[name].envelope]].append((event_id, name, at, text))
         counts[name] = counts.get(name, 0) + 1
 
@@ -293,29 +302,33 @@ def _history(
     weights: list[int],
     rows: int,
     since: datetime,
+    progress: Progress | None = None,
 ) -> list[tuple[str, str, datetime, str]]:
     """Clean events for HISTORY_DAYS before `since`: Poisson counts per hour at the 7 days' rates.
 
-    Payloads are drawn from a small pool per event: generating each would dominate `demo`.
+    Each has a payload of its own, so any window of the demo, history included, reads true.
     """
     import numpy as np
 
     rng = random.Random(20231103)
     noise = np.random.default_rng(20231103)
     total = sum(weights)
-    mean_profile = sum(hourly_profile(since + timedelta(hours=h)) for h in range(DAYS * 24)) / (
-        DAYS * 24
-    )
+    mean_profile = sum(
+        hourly_profile(since + timedelta(hours=h), since + timedelta(days=DAYS))
+        for h in range(DAYS * 24)
+    ) / (DAYS * 24)
     hours = [since - timedelta(hours=h + 1) for h in range(HISTORY_DAYS * 24)]
     found: list[tuple[str, str, datetime, str]] = []
-    for event, weight in zip(events, weights, strict=True):
+    for number, (event, weight) in enumerate(zip(events, weights, strict=True)):
+        if progress:
+            progress(f"generating {HISTORY_DAYS} days of history", number, len(events))
         per_hour = rows * weight / total / (DAYS * 24) / mean_profile
-        pool = [
-            json.dumps(payload_for(event, rng, since), separators=(",", ":")) for _ in range(50)
-        ]
-        means = [per_hour * hourly_profile(hour) for hour in hours]
+        means = [per_hour * hourly_profile(hour, since + timedelta(days=DAYS)) for hour in hours]
         for hour, count in zip(hours, noise.poisson(means), strict=True):
             for _ in range(int(count)):
                 at = hour + timedelta(seconds=rng.random() * 3600)
-                found.append((f"hst_{len(found):010d}", event.name, at, rng.choice(pool)))
+                text = json.dumps(payload_for(event, rng, at), separators=(",", ":"))
+                found.append((f"hst_{len(found):010d}", event.name, at, text))
+    if progress:
+        progress(f"generating {HISTORY_DAYS} days of history", len(events), len(events))
     return found

@@ -153,4 +153,4 @@ def test_a_store_already_at_the_newest_schema_opens_without_importing_alembic(tm
         f"print(ResultStore({url!r}).migrate(), 'alembic' in sys.modules)"
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
-    assert done.stdout.split() == ["0005", "False"]
+    assert done.stdout.split() == ["0006", "False"]
