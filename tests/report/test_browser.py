@@ -14,6 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from eventqa.results import Status
 from eventqa.service import Project, Selection
@@ -117,8 +118,10 @@ def test_the_report_draws_its_charts_filters_and_asks_no_other_host(page, writte
     origin = detail.locator("a.origin").first
     assert re.fullmatch(r"\S+\.(proto|yaml)#\S+", origin.inner_text())
     assert origin.get_attribute("href").startswith("../")
-    detail.locator("button.copy").first.click()
-    assert detail.locator("button.copy").first.inner_text() == "Copied"
+    copy = detail.locator("button.copy").first
+    copy.click()
+    # The copy settles asynchronously (a clipboard promise): wait for it, not for a time.
+    expect(copy).to_have_attribute("data-copied", "1")
 
     # An event without volume results (only stored by hand here) says so.
     page.locator('tr.event-row[data-event="user_reported_listing"]').click()

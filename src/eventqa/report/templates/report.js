@@ -191,6 +191,7 @@
     button.addEventListener("click", function (e) {
       e.stopPropagation();
       var done = function () {
+        button.dataset.copied = String(Number(button.dataset.copied || 0) + 1);  // stays, unlike the label
         button.textContent = "Copied";
         button.classList.add("done");
         setTimeout(function () { button.textContent = "Copy"; button.classList.remove("done"); }, 1500);
