@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
 import textwrap
 from collections.abc import Callable
@@ -116,3 +117,27 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     session.config._eventqa_exitstatus = exitstatus  # type: ignore[attr-defined]
+
+
+class _Statements(logging.Handler):
+    """A query log: every statement eventqa sends to a warehouse (logger `eventqa.sql`)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.sent: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.sent.append(record.getMessage())
+
+
+@pytest.fixture
+def statements():
+    """The statements sent to the warehouse while the test runs, in order."""
+    handler = _Statements()
+    logger = logging.getLogger("eventqa.sql")
+    logger.addHandler(handler)
+    level = logger.level
+    logger.setLevel(logging.DEBUG)
+    yield handler.sent
+    logger.removeHandler(handler)
+    logger.setLevel(level)

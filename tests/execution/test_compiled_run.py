@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import difflib
-import logging
 import subprocess
 import sys
 import textwrap
@@ -22,29 +21,6 @@ def demo(example_project):
     project = Project(example_project / "checks.yaml")
     summary = project.demo(rows=4000)
     return project, summary.until
-
-
-class Statements(logging.Handler):
-    """A query log: every statement eventqa sends to the warehouse."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.sent: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.sent.append(record.getMessage())
-
-
-@pytest.fixture
-def statements():
-    handler = Statements()
-    logger = logging.getLogger("eventqa.sql")
-    logger.addHandler(handler)
-    level = logger.level
-    logger.setLevel(logging.DEBUG)
-    yield handler.sent
-    logger.removeHandler(handler)
-    logger.setLevel(level)
 
 
 def test_statements_per_run_do_not_grow_with_the_number_of_events(demo, statements):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import math
 import random
 import subprocess
@@ -86,23 +85,6 @@ def project(make_project) -> Project:
     project = Project(root / "checks.yaml")
     project.generate()
     return project
-
-
-@pytest.fixture
-def statements():
-    sent: list[str] = []
-
-    class Log(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            sent.append(record.getMessage())
-
-    handler, logger = Log(logging.DEBUG), logging.getLogger("eventqa.sql")
-    logger.addHandler(handler)
-    level = logger.level
-    logger.setLevel(logging.DEBUG)
-    yield sent
-    logger.removeHandler(handler)
-    logger.setLevel(level)
 
 
 def check(run, event: str, check_id: str):

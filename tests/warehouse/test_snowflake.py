@@ -137,26 +137,12 @@ def test_driver_errors_are_classified():
     assert isinstance(warehouse.translate(sql), TerminalWarehouseError)
 
 
-def test_statements_per_run_on_snowflake_do_not_grow_with_events(twin_warehouses):
-    import logging
-
+def test_statements_per_run_on_snowflake_do_not_grow_with_events(twin_warehouses, statements):
     _, snow, until = twin_warehouses
-    sent: list[str] = []
-
-    class Log(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            sent.append(record.getMessage())
-
-    handler, logger = Log(logging.DEBUG), logging.getLogger("eventqa.sql")
-    logger.addHandler(handler)
-    level, logger.level = logger.level, logging.DEBUG
-    try:
-        run = snow.run(
-            Selection(table="backend__events"), until - timedelta(days=2), until, alert=False
-        )
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
+    run = snow.run(
+        Selection(table="backend__events"), until - timedelta(days=2), until, alert=False
+    )
+    sent = list(statements)
     assert len(run.events) == 7
     # Every event in one statement, then one for samples, one for undeclared names if any.
     assert 1 <= len(sent) <= 3, [s[:80] for s in sent]
