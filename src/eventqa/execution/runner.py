@@ -15,7 +15,7 @@ import json
 import re
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -187,14 +187,24 @@ def plan_event(job: EventJob, index: int, warehouse: Warehouse, window: Window) 
     )
 
 
-def relation_select(plan: EventPlan, relation: RelationPlan, windows: bool = True) -> str:
-    """The SELECT of a relation, with the window columns its failing rows need (`windows`)."""
+def relation_select(
+    plan: EventPlan, relation: RelationPlan, windows: bool | Collection[int] = True
+) -> str:
+    """The SELECT of a relation, with the window columns its failing rows need.
+
+    `windows`: all of them, none, or those of the checks at these positions.
+    """
     if relation.relation.query is not None:  # keys carried as a list by the row relation
         column = quote_identifier(relation.relation.grain)
         body = plan.projection.sql.unnest_keys(plan.rows.cte, column, column)
     else:
         body = plan.projection.select(relation.relation, plan.source)
-    extra = [w for check in relation.checks for w in check.windows] if windows else []
+    extra = [
+        w
+        for check in relation.checks
+        if windows is True or (windows is not False and check.position in windows)
+        for w in check.windows
+    ]
     if extra:
         body = f"SELECT x.*, {', '.join(extra)} FROM ({body}) AS x"
     return body
@@ -209,13 +219,18 @@ def window_rows(table: str, window: Window, sql: DialectSQL) -> str:
 
 
 def _ctes(
-    plans: list[EventPlan], table: str, window: Window, warehouse: Warehouse, windows: bool
+    plans: list[EventPlan],
+    table: str,
+    window: Window,
+    warehouse: Warehouse,
+    windows: bool | dict[int, set[int]],
 ) -> list[str]:
     sql = warehouse.sql
     ctes = [sql.cte("w", window_rows(table, window, sql))]
-    for plan in plans:
+    for index, plan in enumerate(plans):
+        wanted = windows if isinstance(windows, bool) else windows.get(index, set())
         ctes += [
-            sql.cte(r.cte, relation_select(plan, r, windows), materialize=r is plan.rows)
+            sql.cte(r.cte, relation_select(plan, r, wanted), materialize=r is plan.rows)
             for r in plan.relations
         ]
     return ctes
@@ -661,11 +676,15 @@ def sample_statement(
             and relation_of(kwargs.get("column", "")) == ""
             and check.failing
         ):
-            # The typed value of a failed type check is NULL: show the raw JSON instead.
+            # The typed value of a failed type check is NULL: show the raw JSON instead, parsed
+            # again for the failing rows only.
             path = plan.projection.relative(kwargs["column"], "")
-            rows = f"({plan.source}) AS s"
             failing = f"SELECT event_id FROM {relation.cte} WHERE {check.failing}"
-            condition = f"event_id IN ({failing})"
+            only = (
+                f"event_name = {sql.literal(plan.job.event)} AND {window_predicate(window, sql)} "
+                f"AND event_id IN ({failing})"
+            )
+            rows, condition = f"({sql.source('w', only)}) AS s", "TRUE"
             value = sql.to_json(sql.json_text("doc", path))
         if value is None or condition is None:
             continue
@@ -677,7 +696,11 @@ def sample_statement(
         wanted.append((index, position))
     if not branches:
         return None, [], timestamps
-    ctes = _ctes(plans, table, window, warehouse, True)
+    # Window columns (duplicate counts) only for the failed checks whose rows are fetched.
+    windows: dict[int, set[int]] = {}
+    for index, position in wanted:
+        windows.setdefault(index, set()).add(position)
+    ctes = _ctes(plans, table, window, warehouse, windows)
     return f"WITH {', '.join(ctes)}\n" + "\nUNION ALL\n".join(branches), wanted, timestamps
 
 
