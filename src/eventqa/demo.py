@@ -33,9 +33,10 @@ _INCIDENT = "a release loses 80% of buyer_placed_bid calls for 3 hours (volume d
 WEIGHTS = {"user_followed_user": 4, "buyer_placed_bid": 3}
 
 
-# The rhythm is laid out as if every build ended at this moment (a Thursday afternoon), so a build
-# made at any hour holds the same events relative to its end: tests and the README read the same.
-RHYTHM_UNTIL = datetime(2026, 11, 19, 15, tzinfo=UTC)
+# The rhythm is laid out as if every build ended at this moment (a Friday, 04:00), so a build made
+# at any hour holds the same events relative to its end: tests and the README read the same. The
+# planted volume drop (10 to 7 hours before the end) then falls in the busy evening hours.
+RHYTHM_UNTIL = datetime(2026, 11, 20, 4, tzinfo=UTC)
 
 
 def hourly_profile(at: datetime, until: datetime) -> float:

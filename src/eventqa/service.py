@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -265,11 +265,13 @@ class Project:
                 adapter.params.get("database", "?"), adapter.params.get("schema", "?"),
                 ", ".join(sorted(set(tables.values()))),
             )  # fmt: skip
-            return build_demo(
+            summary = build_demo(
                 self.contracts, tables, where, rows,
                 load=lambda records: self._with_retries(adapter.load_events, records, progress),
                 progress=progress,
             )  # fmt: skip
+            self._forget_volume(tables.values())
+            return summary
         if not isinstance(settings, DuckDBWarehouse):
             raise UsageError(
                 "`eventqa demo` builds a DuckDB warehouse, and checks.yaml names Snowflake",
@@ -277,7 +279,18 @@ class Project:
                 "(its events tables are replaced)",
             )
         path = settings.path if settings.path.is_absolute() else self.directory / settings.path
-        return build_demo(self.contracts, tables, path, rows, progress=progress)
+        summary = build_demo(self.contracts, tables, path, rows, progress=progress)
+        self._forget_volume(tables.values())
+        return summary
+
+    def _forget_volume(self, tables: Iterable[str]) -> None:
+        """The demo replaced these tables: volume history learnt from their old rows is void."""
+        store = self.result_store()
+        try:
+            with store_errors(self.results_url):
+                store.forget_volume(tables)
+        finally:
+            store.close()
 
     def run(
         self,

@@ -471,6 +471,14 @@ class ResultStore:
                     )
                 )  # fmt: skip
 
+    def forget_volume(self, tables: Iterable[str]) -> None:
+        """Drop what the volume history holds of `tables`: their rows were replaced wholesale."""
+        names = sorted(set(tables))
+        with self.engine.begin() as connection:
+            for name in ("volume_counts", "volume_coverage", "volume_flags", "volume_notices"):
+                table = self.metadata.tables[name]
+                connection.execute(table.delete().where(table.c.table_name.in_(names)))
+
     def volume_coverage(self, table: str) -> Coverage | None:
         """The stored period of a table's counts, if any."""
         coverage = self.metadata.tables["volume_coverage"]
