@@ -93,7 +93,7 @@ def _unknown_platform(payload: dict[str, Any], _: random.Random) -> dict[str, An
 DEFECTS = (
     Defect("user_followed_user", 0.004, "a user follows themselves (follower_id = followee_id)",
            _self_follow),
-    Defect("user_followed_user", 0.002, "a new producer sends followee_id as a JSON string",
+    Defect("user_followed_user", 0.003, "a new producer sends followee_id as a JSON string",
            _string_id),
     Defect("buyer_placed_order", 0.01, "checkout adds an undeclared `coupon_code` key (drift)",
            _coupon),
