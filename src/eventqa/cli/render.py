@@ -15,6 +15,8 @@ from typing import Any
 from rich.console import Console
 from rich.text import Text
 
+from eventqa.results.models import MONITORING_TYPES, monitoring_figures
+
 
 def print_generate(out: Console, err: Console, result: Any, *, check: bool) -> None:
     """Summarise `generate`: contract diagnostics as warnings, then what changed."""
@@ -134,27 +136,6 @@ def _status(status: str) -> Text:
     return Text(status, style=_STYLE[status])
 
 
-# Checks the volume monitoring adds: their observed value is the detector's finding.
-_MONITORING = {"eventqa_volume", "eventqa_freshness"}
-
-
-def _monitoring_figures(check: Any) -> str:
-    """A volume or freshness finding in a few figures (its description is the explanation)."""
-    found = check.observed_value if isinstance(check.observed_value, dict) else {}
-    if found.get("status") == "learning":
-        return "learning"
-    if check.expectation_type == "eventqa_freshness":
-        seen = found.get("last_seen") or "never"
-        return f"last seen {seen}, probability {found.get('probability', 0):.2g}"
-    if "expected" not in found:
-        return ""
-    low, high = found.get("low", 0), found.get("high", 0)
-    return (
-        f"{found.get('observed', 0):,} events, expected {found['expected']:,.0f} "
-        f"(band {low:,.0f}\u2013{high:,.0f})"
-    )
-
-
 def _learning(event: Any) -> str:
     """`, volume learning (6 of 21 days)` for an event whose history is still too short."""
     for check in event.checks:
@@ -178,8 +159,8 @@ def _observed(check: Any, events: int | None = None) -> str:
     `events` (the event's row count) is the denominator of checks over the keys of objects
     (schema drift): a share of keys would understate how many events carry a stray key.
     """
-    if check.expectation_type in _MONITORING and not check.error:
-        return _monitoring_figures(check)
+    if check.expectation_type in MONITORING_TYPES and not check.error:
+        return monitoring_figures(check.expectation_type, check.observed_value)
     if check.error:
         return str(check.error)
     if check.expectation_type == _NON_NULL_PROPORTION and isinstance(
@@ -480,7 +461,7 @@ def run_junit(result: Any) -> str:
         )
         for check in checks:
             # Monitoring checks explain each run differently: CI tracks them by their id.
-            monitoring = check.expectation_type in _MONITORING
+            monitoring = check.expectation_type in MONITORING_TYPES
             label = f"{check.check_id} (against its own history)" if monitoring else None
             case = ET.SubElement(suite, "testcase", classname=name, name=label or check.description)
             detail = "\n".join(

@@ -21,7 +21,7 @@ from typing import Any, Literal
 from eventqa.contracts.model import EventContract, Field
 from eventqa.errors import EventQAError
 from eventqa.integrations import MissingExtraError
-from eventqa.results.models import CheckResult, EventResult, RunResult, Status
+from eventqa.results.models import MONITORING_TYPES, CheckResult, EventResult, RunResult, Status
 from eventqa.service import Project, Selection
 
 try:
@@ -40,7 +40,6 @@ __all__ = [
 CONTRACT, RULES, VOLUME = "contract", "rules", "volume"
 KINDS = (CONTRACT, RULES, VOLUME)
 # Findings of volume monitoring (judged against each event's own history, not written in suites).
-VOLUME_TYPES = frozenset({"eventqa_volume", "eventqa_freshness"})
 # Failing checks listed in full (with samples) in a result's metadata; the rest are counted.
 MAX_LISTED = 20
 MAX_SAMPLES = 5
@@ -50,7 +49,7 @@ ProjectLike = Project | str | Path
 
 def check_kind(expectation_type: str, check: str) -> str:
     """Which Dagster check reports an eventqa check: rules, volume, or else the contract."""
-    if expectation_type in VOLUME_TYPES:
+    if expectation_type in MONITORING_TYPES:
         return VOLUME
     if check.startswith("rule:"):
         return RULES

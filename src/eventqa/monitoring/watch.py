@@ -22,12 +22,10 @@ from eventqa.monitoring.detector import (
     judge_freshness,
     judge_volume,
 )
-from eventqa.results.models import CheckResult, Status, Window
+from eventqa.results.models import FRESHNESS_TYPE, VOLUME_TYPE, CheckResult, Status, Window
 from eventqa.results.store import Coverage, VolumeUpdate
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-VOLUME_TYPE = "eventqa_volume"
-FRESHNESS_TYPE = "eventqa_freshness"
 NOT_SEEN = "not_seen"
 
 

@@ -12,8 +12,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from eventqa.report.data import HISTORY_RUNS, VOLUME_TYPE, build_document
+from eventqa.report.data import HISTORY_RUNS, build_document
 from eventqa.report.html import render_page
+from eventqa.results.models import VOLUME_TYPE
 from eventqa.results.store import ResultStore
 
 __all__ = ["HISTORY_RUNS", "BuiltReport", "ReportSummary", "build_report"]

@@ -15,18 +15,25 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from eventqa.results.models import CheckResult, Status
+from eventqa.results.models import (
+    FRESHNESS_TYPE,
+    MONITORING_LABELS,
+    MONITORING_TYPES,
+    VOLUME_TYPE,
+    CheckResult,
+    Status,
+    monitoring_figures,
+)
 from eventqa.results.store import CheckStatusRow, EventRunRow, RecentResults
 
 # Runs of each event shown in its history strips (and read from the store): the page stays small.
 HISTORY_RUNS = 50
 # The volume check's expectation type; its observed value carries the buckets of the chart.
-VOLUME_TYPE = "eventqa_volume"
-FRESHNESS_TYPE = "eventqa_freshness"
-# Checks the volume monitoring adds: their description is an explanation that changes every run.
-MONITORING_TYPES = (VOLUME_TYPE, FRESHNESS_TYPE)
-# The stable ids of those checks (`eventqa.monitoring.watch`), and how history strips name them.
-MONITORING_LABELS = {"volume": "volume against its own history", "freshness": "freshness"}
+# History strips are keyed by check id: the ids of the monitoring checks, and their names.
+_MONITORING_STRIPS = {
+    "volume": MONITORING_LABELS[VOLUME_TYPE],
+    "freshness": MONITORING_LABELS[FRESHNESS_TYPE],
+}
 # Volume buckets charted per event, the newest kept (hourly buckets: 30 days).
 MAX_BUCKETS = 720
 # Each point of a volume series is a list of these, in this order (half the size of objects).
@@ -117,7 +124,7 @@ def _check_entry(check: CheckResult, links: _OriginLinks) -> dict[str, Any]:
     expected: dict[str, Any] | None = check.expected
     if check.expectation_type in MONITORING_TYPES and isinstance(observed, dict):
         # The description already explains the finding; the buckets are charted.
-        observed, expected = _monitoring_figures(check.expectation_type, observed), None
+        observed, expected = monitoring_figures(check.expectation_type, observed), None
     entry |= {
         "key": check.key,
         "severity": check.severity,
@@ -131,22 +138,6 @@ def _check_entry(check: CheckResult, links: _OriginLinks) -> dict[str, Any]:
         "error": check.error,
     }
     return {k: v for k, v in entry.items() if v is not None}
-
-
-def _monitoring_figures(kind: str, found: dict[str, Any]) -> str:
-    """A volume or freshness finding in a few figures, as the terminal shows it."""
-    if found.get("status") == "learning":
-        return "learning"
-    if kind == FRESHNESS_TYPE:
-        return f"last seen {found.get('last_seen') or 'never'}"
-    if not all(
-        isinstance(found.get(k), int | float) for k in ("observed", "expected", "low", "high")
-    ):
-        return str(found.get("status", ""))
-    return (
-        f"{found['observed']:,} events, expected {found['expected']:,.0f} "
-        f"(band {found['low']:,.0f}\u2013{found['high']:,.0f})"
-    )
 
 
 def history(runs: list[EventRunRow], statuses: list[CheckStatusRow]) -> dict[str, Any]:
@@ -165,7 +156,7 @@ def history(runs: list[EventRunRow], statuses: list[CheckStatusRow]) -> dict[str
         strip[index] = STATUS_LETTER[status.status]
         if index >= descriptions.get(status.key, (-1, ""))[0]:
             # Monitoring checks explain each run anew: their strip is named by what they watch.
-            label = MONITORING_LABELS.get(status.key, status.description)
+            label = _MONITORING_STRIPS.get(status.key, status.description)
             descriptions[status.key] = (index, label)
     severity = "-pwfe"
     checks = [

@@ -24,6 +24,37 @@ class Status(StrEnum):
         return max(statuses, key=order.index, default=Status.PASSED)
 
 
+# Checks the volume monitoring adds; their observed value is the detector's finding and their
+# description an explanation written anew each run.
+VOLUME_TYPE = "eventqa_volume"
+FRESHNESS_TYPE = "eventqa_freshness"
+MONITORING_TYPES = frozenset({VOLUME_TYPE, FRESHNESS_TYPE})
+# What history (terminal and report) calls them, since their descriptions change every run.
+MONITORING_LABELS = {
+    VOLUME_TYPE: "volume against its own history",
+    FRESHNESS_TYPE: "freshness at its usual rate",
+}
+
+
+def monitoring_figures(expectation_type: str, found: Any) -> str:
+    """A volume or freshness finding in a few figures (its description is the explanation)."""
+    found = found if isinstance(found, dict) else {}
+    if found.get("status") == "learning":
+        return "learning"
+    if expectation_type == FRESHNESS_TYPE:
+        probability = found.get("probability")
+        chance = f", probability {probability:.2g}" if isinstance(probability, int | float) else ""
+        return f"last seen {found.get('last_seen') or 'never'}{chance}"
+    if not all(
+        isinstance(found.get(k), int | float) for k in ("observed", "expected", "low", "high")
+    ):
+        return str(found.get("status", ""))
+    return (
+        f"{found['observed']:,} events, expected {found['expected']:,.0f} "
+        f"(band {found['low']:,.0f}\u2013{found['high']:,.0f})"
+    )
+
+
 class Result(BaseModel):
     """Base of result models: immutable."""
 

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from eventqa.errors import EventQAError
-from eventqa.results.models import CheckResult, RunResult, Status, check_key
+from eventqa.results.models import MONITORING_LABELS, CheckResult, RunResult, Status, check_key
 
 # Alembic's bookkeeping table, named apart from `alembic_version`: the results may live in a
 # database that an application migrates with Alembic too.
@@ -866,16 +866,9 @@ def _utc(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-# Monitoring checks explain each finding in their description: history names them by kind.
-_MONITORING_LABELS = {
-    "eventqa_volume": "volume against its own history",
-    "eventqa_freshness": "freshness at its usual rate",
-}
-
-
 def _history_label(row: Any) -> str:
     """How `history` names a check: its description, stable for monitoring checks."""
-    label = _MONITORING_LABELS.get(row["expectation_type"])
+    label = MONITORING_LABELS.get(row["expectation_type"])
     return label if label is not None else str(row["description"])
 
 
