@@ -123,10 +123,15 @@ def window_predicate(window: Window, sql: DialectSQL) -> str:
     return f"(({within}) OR event_timestamp > {sql.timestamp_literal(window.future_after)})"
 
 
-def event_rows(table: str, event: str, window: Window, sql: DialectSQL) -> str:
-    """One event's rows of the window, payload parsed (the projection's source)."""
+def event_rows(
+    table: str, event: str, window: Window, sql: DialectSQL, only: str | None = None
+) -> str:
+    """One event's rows of the window, payload parsed (the projection's source).
+
+    `only`: a further condition on the raw rows, applied before any payload is parsed.
+    """
     where = f"event_name = {sql.literal(event)} AND {window_predicate(window, sql)}"
-    return sql.source(table, where)
+    return sql.source(table, f"{where} AND {only}" if only else where)
 
 
 class Projection:

@@ -680,11 +680,9 @@ def sample_statement(
             # again for the failing rows only.
             path = plan.projection.relative(kwargs["column"], "")
             failing = f"SELECT event_id FROM {relation.cte} WHERE {check.failing}"
-            only = (
-                f"event_name = {sql.literal(plan.job.event)} AND {window_predicate(window, sql)} "
-                f"AND event_id IN ({failing})"
-            )
-            rows, condition = f"({sql.source('w', only)}) AS s", "TRUE"
+            only = f"event_id IN ({failing})"
+            rows = f"({event_rows('w', plan.job.event, window, sql, only)}) AS s"
+            condition = "TRUE"
             value = sql.to_json(sql.json_text("doc", path))
         if value is None or condition is None:
             continue
