@@ -6,19 +6,30 @@ function that turns the aggregates into GX's own result fields. The arithmetic m
 (`_format_map_output`, `_mostly_success`, `_validate_metric_value_between`); a differential test
 holds the two engines to the same answers. Types the compiler does not know return None and run
 through GX's engine instead.
+
+Where the dialect has a bounded "smallest n values" aggregate, a check also carries its samples in
+its own aggregates (`Compiled.inline`): the table statement then returns them with the counts, and
+the samples statement runs only for the checks whose inline values cannot be known to be complete.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from eventqa.execution.projection import is_timestamp
-from eventqa.suites.columns import quote_identifier
+from eventqa.suites.columns import quote_identifier, relation_of
 from eventqa.warehouse.dialect import DialectSQL
+
+SAMPLE_SIZE = 20
+# Failing values a check reads in the table statement itself (with repeats, smallest first):
+# enough that repeated values rarely hide the 20 distinct ones a sample shows.
+INLINE_VALUES = 100
 
 
 @dataclass(frozen=True)
@@ -44,24 +55,73 @@ class Compiled:
     failing: str | None = None  # predicate over the relation's rows: the rows that fail
     sample: str | None = None  # what to show of a failing row (a column), when values help
     windows: list[str] = field(default_factory=list)  # window columns the relation must add
+    columns: list[str] = field(default_factory=list)  # projection columns its samples read
+    # The samples carried by its own aggregates: (JSON texts, complete), where complete means they
+    # are exactly the SAMPLE_SIZE smallest distinct failing values a samples statement would fetch.
+    inline: Callable[[list[Any]], tuple[list[str], bool]] | None = None
 
 
 def _count(condition: str) -> str:
     return f"COUNT(CASE WHEN {condition} THEN 1 END)"
 
 
-def _duplicates(columns: list[str]) -> str:
+def _duplicates(columns: list[str], sampled: tuple[str, str] | None = None) -> str:
     """Rows whose (non-null) values occur more than once in the relation.
 
     A grouped subquery rather than a window over the relation: it reads only these columns, and
-    its state is one entry per distinct value, not a copy of every row.
+    its state is one entry per distinct value, not a copy of every row. With `sampled` (the JSON
+    of a group's value, as `v`, and what to select over the groups), the same grouping also
+    returns the duplicated values: `[count, samples]`.
     """
     listed = ", ".join(columns)
     present = " AND ".join(f"{c} IS NOT NULL" for c in columns)
-    return (
-        f"(SELECT COALESCE(SUM(n), 0) FROM (SELECT COUNT(*) AS n FROM {{relation}} "
-        f"WHERE {present} GROUP BY {listed} HAVING COUNT(*) > 1) AS duplicated)"
-    )
+    grouped = f"FROM {{relation}} WHERE {present} GROUP BY {listed} HAVING COUNT(*) > 1"
+    if sampled is None:
+        return f"(SELECT COALESCE(SUM(n), 0) FROM (SELECT COUNT(*) AS n {grouped}) AS duplicated)"
+    value, selected = sampled
+    return f"(SELECT {selected} FROM (SELECT COUNT(*) AS n, {value} AS v {grouped}) AS duplicated)"
+
+
+def _unpacked(judge: Callable[[list[Any]], Outcome], at: int) -> Callable[[list[Any]], Outcome]:
+    """`judge` for aggregates whose value at `at` packs a count with samples: it sees the count."""
+
+    def unpacked(values: list[Any]) -> Outcome:
+        return judge([*values[:at], _pack(values[at])[0], *values[at + 1 :]])
+
+    return unpacked
+
+
+def _complete(found: list[str], largest: Any) -> bool:
+    """Whether the INLINE_VALUES smallest failing values (repeats kept) hold the sample exactly.
+
+    They do when they are all the failing values, when they hold SAMPLE_SIZE distinct ones, or
+    when the largest failing value is among them (every smaller one is then there too).
+    """
+    return len(found) < INLINE_VALUES or len(set(found)) >= SAMPLE_SIZE or found[-1] == largest
+
+
+def _smallest(at: int, values: list[Any]) -> tuple[list[str], bool]:
+    """Inline samples from two aggregates: the smallest failing values and the largest."""
+    found = [str(v) for v in values[at] or []]
+    return found, _complete(found, values[at + 1])
+
+
+def _pack(value: Any) -> list[Any]:
+    """A subquery's `[count, samples...]` (JSON text, as a dialect's json_array returns it)."""
+    return json.loads(value) if isinstance(value, str) else [value, None]
+
+
+def _packed(at: int, values: list[Any]) -> tuple[list[str], bool]:
+    """Inline samples from a `[count, smallest, largest]` (or `[count, samples]`) aggregate."""
+    packed = _pack(values[at])
+    found = [str(v) for v in packed[1] or []]
+    return found, len(packed) < 3 or _complete(found, packed[2])
+
+
+def sample_json(column: str, types: dict[str, str], sql: DialectSQL) -> str:
+    """A column's value as the JSON text a sample carries (timestamps as epoch microseconds)."""
+    value = quote_identifier(column)
+    return sql.to_json(sql.epoch_us(value) if is_timestamp(column, types) else value)
 
 
 def _mostly(considered: int, unexpected: int, mostly: float) -> bool:
@@ -92,6 +152,7 @@ class Compiler:
         self.sql = sql
         self.parameters = parameters
         self.types: dict[str, str] = suite["meta"]["eventqa"]["columns"]
+        self.sensitive = set(suite["meta"]["eventqa"].get("sensitive", []))
 
     # -- values --------------------------------------------------------------------------------
 
@@ -149,7 +210,37 @@ class Compiler:
             compiled: Compiled = method(position, expectation, grain, expectation["kwargs"])
         except _Unsupported:
             return None
+        self._inline(compiled)
         return compiled
+
+    def _inline(self, compiled: Compiled) -> None:
+        """Carry a map check's samples in its own aggregates, where the dialect can bound them.
+
+        The values are those the samples statement would fetch: the column's (never a sensitive
+        one), or for a failed type check of a top-level field, the JSON text its type rejects.
+        Checks with window columns (uniqueness) and row rules carry theirs in their own subquery.
+        """
+        kwargs, meta = compiled.expectation["kwargs"], compiled.expectation.get("meta") or {}
+        columns = {kwargs.get("column"), *kwargs.get("column_list", [])} - {None}
+        if compiled.inline or compiled.failing is None or compiled.windows:
+            return
+        if columns & self.sensitive:
+            return
+        reads: list[str] = []
+        if compiled.sample is not None:
+            value = sample_json(compiled.sample, self.types, self.sql)
+        elif meta.get("check") == "type" and relation_of(kwargs.get("column", "")) == "":
+            reads = [f"nonconforming({kwargs['column']})"]
+            value = self.sql.to_json(quote_identifier(reads[0]))
+        else:
+            return
+        chosen = f"CASE WHEN {compiled.failing} THEN {value} END"
+        smallest = self.sql.smallest(chosen, INLINE_VALUES)
+        if smallest is None:
+            return
+        compiled.columns += reads
+        compiled.inline = partial(_smallest, len(compiled.aggregates))
+        compiled.aggregates += [smallest, f"MAX({chosen})"]
 
     def _map(
         self,
@@ -177,7 +268,7 @@ class Compiler:
         ]
 
         def judge(values: list[Any]) -> Outcome:
-            total, nulls, bad = (int(v or 0) for v in values)
+            total, nulls, bad = (int(v or 0) for v in values[:3])
             considered = total if nulls_count else total - nulls
             success = total == 0 or considered == 0 or _mostly(considered, bad, mostly)
             percent = _percent(bad, considered) if total else None
@@ -253,6 +344,14 @@ class Compiler:
         # GX counts duplicates with a subquery: 0, not NULL, over an empty window.
         compiled = self._map(position, expectation, grain, f"{name} > 1", windows=[window], empty=0)
         compiled.aggregates[2] = _duplicates([column])
+        smallest = self.sql.smallest("v", SAMPLE_SIZE)
+        if smallest is not None and kwargs["column"] not in self.sensitive:
+            # The duplicated values come from the same grouping: distinct by construction.
+            value = sample_json(kwargs["column"], self.types, self.sql)
+            selected = self.sql.json_array(["COALESCE(SUM(n), 0)", smallest])
+            compiled.aggregates[2] = _duplicates([column], (value, selected))
+            compiled.judge = _unpacked(compiled.judge, 2)
+            compiled.inline = partial(_packed, 2)
         return compiled
 
     def _expect_compound_columns_to_be_unique(
@@ -360,6 +459,13 @@ class Compiler:
 
         compiled = Compiled(position, expectation, grain, [aggregate], judge)
         compiled.failing = None  # its rows are its own query's (see `offending_rows`)
+        row = self.sql.row_json("offending")
+        smallest = self.sql.smallest(row, INLINE_VALUES)
+        if smallest is not None:  # the offending rows, in the same subquery
+            selected = self.sql.json_array(["COUNT(*)", smallest, f"MAX({row})"])
+            compiled.aggregates = [f"(SELECT {selected} FROM ({body}) AS offending)"]
+            compiled.judge = _unpacked(judge, 0)
+            compiled.inline = partial(_packed, 0)
         return compiled
 
 

@@ -263,10 +263,16 @@ class Projection:
             if function == "json_type":
                 outer.append(f"k{index} AS {alias}")
                 continue
-            value_type = self.types.get(column)
+            value_type = self.types.get(name)
             if value_type is None:
-                raise KeyError(f"suite has no type for column {column!r}")
+                raise KeyError(f"suite has no type for column {name!r}")
             typed = self.typed(f"k{index}", f"t{index}", f"s{index}", value_type)
+            if function == "nonconforming":  # the JSON text of a value its type rejects
+                outer.append(
+                    f"CASE WHEN k{index} <> 'null' AND ({typed}) IS NULL THEN t{index} END "
+                    f"AS {alias}"
+                )
+                continue
             outer.append(f"{typed} AS {alias}")
         for alias, column in sorted((documents or {}).items()):
             outer.append(f"t{slot(self.relative(column, relation.grain))} AS {alias}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from eventqa.execution.compiler import SAMPLE_SIZE
 from eventqa.execution.projection import (
     Projection,
     Relation,
@@ -19,7 +20,6 @@ from eventqa.execution.projection import (
     plan_relations,
 )
 from eventqa.execution.runner import (
-    SAMPLE_SIZE,
     EventJob,
     base_result,
     check_status,

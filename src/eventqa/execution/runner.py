@@ -21,7 +21,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from eventqa.config.models import parse_duration
-from eventqa.execution.compiler import Compiled, Compiler, offending_rows
+from eventqa.execution.compiler import (
+    SAMPLE_SIZE,
+    Compiled,
+    Compiler,
+    offending_rows,
+    sample_json,
+)
 from eventqa.execution.projection import (
     Projection,
     Relation,
@@ -36,7 +42,6 @@ from eventqa.warehouse import Warehouse
 from eventqa.warehouse.base import RejectedSQLError
 from eventqa.warehouse.dialect import DialectSQL
 
-SAMPLE_SIZE = 20
 TABLE_KEYS = ["total", "nulls", "bad"]
 # The `event_index` of the rows counting events per name and bucket (their relation_index is the
 # bucket's start in epoch seconds).
@@ -176,6 +181,7 @@ def plan_event(job: EventJob, index: int, warehouse: Warehouse, window: Window) 
             fallback.append(position)
         else:
             plans[grain].checks.append(compiled)
+            plans[grain].relation.columns.update(compiled.columns)
     source = event_rows("w", job.event, window, sql)
     return EventPlan(
         job,
@@ -476,25 +482,33 @@ def run_tables(
                 got = [values.get(f"c{check.position}_{i}") for i in range(len(check.aggregates))]
                 results[index][check.position] = _check_result(check, got)
                 where[(index, check.position)] = (relation, check)
-    samples_sql, wanted, timestamps = sample_statement(
-        plans, results, where, table, window, warehouse
-    )
+    # Samples the table statement carried (`Compiled.inline`), where they are complete; the
+    # samples statement fetches the others.
+    texts: dict[tuple[int, int], list[str]] = {}
+    for key, (relation, check) in where.items():
+        index, position = key
+        if check.inline is not None and _failed(results[index][position]):
+            values = found.get((index, plans[index].relations.index(relation)), {})
+            got = [values.get(f"c{position}_{i}") for i in range(len(check.aggregates))]
+            inline, complete = check.inline(got)
+            if complete:
+                texts[key] = inline
+    samples_sql, wanted = sample_statement(plans, results, where, table, window, warehouse, texts)
     if samples_sql:
         statements += 1
-        fetched: dict[tuple[int, int], list[Any]] = {}
-        fetched_rows = warehouse.query(connection, samples_sql, table=table)
+        for e, position, value in warehouse.query(connection, samples_sql, table=table):
+            texts.setdefault((int(e), int(position)), []).append(str(value))
+    for key in {*wanted, *texts}:
+        index, position = key
+        check = where[key][1]
         # The smallest failing values, in order: the same run gives the same samples.
-        for e, position, value in sorted(fetched_rows, key=lambda row: str(row[2])):
-            key = (int(e), int(position))
-            sample = json.loads(value)
-            if key in timestamps:
-                sample = EPOCH + timedelta(microseconds=int(sample))
-            fetched.setdefault(key, []).append(sample)
-        for key in wanted:
-            index, position = key
-            results[index][position] = _with_samples(
-                plans[index], position, results[index][position], fetched.get(key, [])
-            )
+        timestamps = check.sample is not None and plans[index].projection.is_timestamp(check.sample)
+        samples = [json.loads(text) for text in sorted(texts.get(key, []))]
+        if timestamps:
+            samples = [EPOCH + timedelta(microseconds=int(sample)) for sample in samples]
+        results[index][position] = _with_samples(
+            plans[index], position, results[index][position], samples
+        )
     events = []
     for (index, position), result in rejected.items():
         results[index][position] = result
@@ -645,15 +659,18 @@ def sample_statement(
     table: str,
     window: Window,
     warehouse: Warehouse,
-) -> tuple[str | None, list[tuple[int, int]], set[tuple[int, int]]]:
-    """One capped statement fetching up to SAMPLE_SIZE failing values of every failed check."""
+    carried: Collection[tuple[int, int]] = (),
+) -> tuple[str | None, list[tuple[int, int]]]:
+    """One capped statement fetching up to SAMPLE_SIZE failing values of every failed check.
+
+    `carried`: the checks whose samples the table statement already returned.
+    """
     sql = warehouse.sql
     branches: list[str] = []
     wanted: list[tuple[int, int]] = []
-    timestamps: set[tuple[int, int]] = set()
     for (index, position), (relation, check) in where.items():
         plan = plans[index]
-        if not _failed(results[index][position]):
+        if not _failed(results[index][position]) or (index, position) in carried:
             continue
         kwargs = check.expectation["kwargs"]
         columns = {kwargs.get("column"), *kwargs.get("column_list", [])} - {None}
@@ -665,12 +682,8 @@ def sample_statement(
             rows, condition, value = f"({offending}) AS o", "TRUE", sql.row_json("o")
         elif columns & plan.sensitive:
             continue
-        elif check.sample is not None:
-            value = quote_identifier(check.sample)
-            if plan.projection.is_timestamp(check.sample):  # exact through JSON, as epoch µs
-                value = sql.epoch_us(value)
-                timestamps.add((index, position))
-            value = sql.to_json(value)
+        elif check.sample is not None:  # timestamps exact through JSON, as epoch µs
+            value = sample_json(check.sample, plan.projection.types, sql)
         elif (
             check.expectation["meta"].get("check") == "type"
             and relation_of(kwargs.get("column", "")) == ""
@@ -693,13 +706,13 @@ def sample_statement(
         )
         wanted.append((index, position))
     if not branches:
-        return None, [], timestamps
+        return None, []
     # Window columns (duplicate counts) only for the failed checks whose rows are fetched.
     windows: dict[int, set[int]] = {}
     for index, position in wanted:
         windows.setdefault(index, set()).add(position)
     ctes = _ctes(plans, table, window, warehouse, windows)
-    return f"WITH {', '.join(ctes)}\n" + "\nUNION ALL\n".join(branches), wanted, timestamps
+    return f"WITH {', '.join(ctes)}\n" + "\nUNION ALL\n".join(branches), wanted
 
 
 def _with_samples(

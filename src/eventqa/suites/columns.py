@@ -11,6 +11,8 @@ The execution layer builds, once per event window, a projection of the payload w
 - `items[]`, `items[].quantity`: the same, one row per element of a repeated field.
 - `keys(payload)`, `keys(shipping_address)`: one row per key present in an object.
 - `json_type(payload)`: the kind of the payload itself (`invalid` when it is not JSON at all).
+- `nonconforming(follower_id)`: the JSON text of a value its type rejects, NULL otherwise (what a
+  failed type check shows as samples; execution adds it, suites do not name it).
 
 A payload field named like a warehouse column is addressed as `payload.<name>`.
 """
@@ -24,7 +26,7 @@ from eventqa.suites.keywords import KEYWORDS
 ENVELOPE_COLUMNS = frozenset({"event_id", "event_timestamp", "event_name", "payload"})
 ROOT = "payload"
 
-_FUNCTION = re.compile(r"^(json_type|keys)\((.+)\)$")
+_FUNCTION = re.compile(r"^(json_type|keys|nonconforming)\((.+)\)$")
 _PLAIN = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 

@@ -131,3 +131,11 @@ class DialectSQL:
     def row_json(self, alias: str) -> str:
         """A whole row of the relation `alias` as a JSON object text."""
         raise NotImplementedError
+
+    def smallest(self, value: str, count: int) -> str | None:
+        """An aggregate: the `count` smallest non-null values, in order, repeats kept (a list).
+
+        None where the warehouse has no bounded one: samples then always come from a statement
+        of their own (`runner.sample_statement`).
+        """
+        return None

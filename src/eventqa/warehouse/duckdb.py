@@ -234,3 +234,7 @@ class DuckDBSQL(DialectSQL):
     @override
     def row_json(self, alias: str) -> str:
         return f"CAST(to_json({alias}) AS VARCHAR)"
+
+    @override
+    def smallest(self, value: str, count: int) -> str | None:
+        return f"min({value}, {count})"  # a bounded heap per group: memory is count values
