@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import textwrap
 
 import pytest
@@ -97,3 +99,36 @@ def test_an_error_names_the_line_and_field(tmp_path, monkeypatch):
     assert str(error.value) == (
         "checks.yaml:5: events.e.rules[0].sql.query: must be a SELECT query (found DELETE)"
     )
+
+
+def test_a_query_checked_once_is_not_parsed_again_until_it_changes(tmp_path):
+    """`.eventqa/sql.checked` spares `run` SQLGlot's import; a new or bad query is still parsed."""
+    checks = tmp_path / "checks.yaml"
+    rule = "events:\n  e:\n    rules:\n      - sql:\n          query: {}\n"
+    script = textwrap.dedent(
+        f"""
+        import sys
+        from pathlib import Path
+        from eventqa.config import load_config
+        from eventqa.errors import EventQAError
+        try:
+            query = load_config(Path({str(checks)!r})).events["e"].rules[0].sql.query
+        except EventQAError as error:
+            query = str(error)
+        print(query, "|", "sqlglot" in sys.modules)
+        """
+    )
+
+    def load(query: str) -> str:
+        checks.write_text(rule.format(query))
+        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr[-2000:]
+        return done.stdout.strip()
+
+    assert load("SELECT * FROM {batch};") == "SELECT * FROM {batch} | True"
+    assert load("SELECT * FROM {batch};") == "SELECT * FROM {batch} | False"
+    assert load("SELECT 1 FROM {batch}") == "SELECT 1 FROM {batch} | True"
+    assert load("DELETE FROM {batch}").endswith("must be a SELECT query (found DELETE) | True")
+    assert load("DELETE FROM {batch}").endswith("must be a SELECT query (found DELETE) | True")
+    (tmp_path / ".eventqa" / "sql.checked").write_text("not json")
+    assert load("SELECT * FROM {batch};") == "SELECT * FROM {batch} | True"

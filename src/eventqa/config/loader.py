@@ -13,6 +13,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError
 
 from eventqa.config.models import Config, ConfigSource
+from eventqa.config.sql import CheckedQueries
 from eventqa.errors import ConfigError, ConfigErrors, Location
 
 # pydantic error types rewritten into what a YAML author understands.
@@ -162,8 +163,10 @@ def load_config(path: Path) -> Config:
             f"{dotted(deep[:2])}: nests more than {MAX_DEPTH} levels deep",
             location=source.locate(deep),
         )
+    checked = CheckedQueries(path.parent)
     try:
-        config = Config.model_validate(document, context={"dialect": _sql_dialect(document)})
+        context = {"dialect": _sql_dialect(document), "checked": checked}
+        config = Config.model_validate(document, context=context)
     except ValidationError as error:
         problems = []
         for item in error.errors():
@@ -175,6 +178,7 @@ def load_config(path: Path) -> Config:
             )
         problems.sort(key=lambda p: (p.location.line or 0) if p.location else 0)
         raise ConfigErrors(problems) from None
+    checked.save()
     config._source = source
     config._project_dir = path.parent
     return config

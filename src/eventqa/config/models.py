@@ -487,10 +487,11 @@ class CustomSQL(Strict):
     @classmethod
     def _one_read_only_query(cls, value: str, info: ValidationInfo) -> str:
         """Kept as the checked query, without a trailing `;` or comment: it is embedded."""
-        from eventqa.config.sql import read_only_query
+        from eventqa.config.sql import CheckedQueries
 
-        dialect = (info.context or {}).get("dialect", "duckdb")
-        return read_only_query(value, dialect)
+        context = info.context or {}
+        checked = context.get("checked") or CheckedQueries(None)
+        return checked.check(value, context.get("dialect", "duckdb"))
 
 
 RULE_KINDS = (

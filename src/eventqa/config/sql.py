@@ -8,6 +8,9 @@ a trailing `-- comment` or `;` would swallow the SQL it is embedded in.
 
 from __future__ import annotations
 
+import hashlib
+import json
+from pathlib import Path
 from typing import Any
 
 BATCH = "{batch}"
@@ -23,6 +26,51 @@ _WRITES = (
     "Transaction", "Commit", "Rollback", "Into", "LoadData", "Grant", "Revoke", "Install",
     "Cache", "Uncache", "Refresh", "Kill", "Export", "Analyze", "Describe",
 )  # fmt: skip
+
+
+class CheckedQueries:
+    """Queries that passed `read_only_query`, remembered in `.eventqa/sql.checked` by hash.
+
+    Parsing needs SQLGlot, a fifth of a second to import: a project whose rules did not change
+    since the last run checks them from this file instead. The hash covers the dialect, the
+    query and this module's own source, so a query is checked again whenever the checker changes.
+    """
+
+    def __init__(self, directory: Path | None):
+        self.path = directory / ".eventqa" / "sql.checked" if directory is not None else None
+        self.known: dict[str, str] = {}
+        self.changed = False
+        if self.path is not None:
+            try:
+                loaded = json.loads(self.path.read_text(encoding="utf-8"))
+                self.known = {str(k): str(v) for k, v in loaded.items()}
+            except (OSError, ValueError, AttributeError):
+                pass  # never written, or damaged: check every query again
+
+    @staticmethod
+    def key(text: str, dialect: str) -> str:
+        """What a query's check depends on: the checker's source, the dialect and the query."""
+        digest = hashlib.sha256(Path(__file__).read_bytes())
+        digest.update(f"\0{dialect}\0{text}".encode())
+        return digest.hexdigest()
+
+    def check(self, text: str, dialect: str) -> str:
+        """`read_only_query(text, dialect)`, from memory when this query passed before."""
+        key = self.key(text, dialect)
+        if key not in self.known:
+            self.known[key] = read_only_query(text, dialect)
+            self.changed = True
+        return self.known[key]
+
+    def save(self) -> None:
+        """Remember the queries checked (best effort: a read-only project checks every time)."""
+        if self.path is None or not self.changed:
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.write_text(json.dumps(self.known, sort_keys=True), encoding="utf-8")
+        except OSError:
+            pass
 
 
 def read_only_query(text: str, dialect: str) -> str:
