@@ -463,10 +463,36 @@ class Compiler:
         smallest = self.sql.smallest(row, INLINE_VALUES)
         if smallest is not None:  # the offending rows, in the same subquery
             selected = self.sql.json_array(["COUNT(*)", smallest, f"MAX({row})"])
-            compiled.aggregates = [f"(SELECT {selected} FROM ({body}) AS offending)"]
+            compiled.aggregates = [
+                f"(SELECT {selected} FROM ({body}) AS offending{self.sql.one_group})"
+            ]
             compiled.judge = _unpacked(judge, 0)
             compiled.inline = partial(_packed, 0)
         return compiled
+
+    def over_list(self, compiled: Compiled) -> list[str] | None:
+        """A set check's counts over the row relation's lists of values (an object's keys).
+
+        The same counts the unnested relation gives; None when not this kind of check. Reading
+        the list where it is saves unnesting it, which DuckDB cannot stream from a shared
+        relation. Samples and reproduction still read the unnested relation.
+        """
+        kind, kwargs = compiled.expectation["type"], compiled.expectation["kwargs"]
+        sets = ("expect_column_values_to_be_in_set", "expect_column_values_to_not_be_in_set")
+        if kind not in sets or kwargs.get("row_condition"):
+            return None
+        values = ", ".join(self.literal(self.resolve(v)) for v in kwargs["value_set"])
+        if kind == sets[0]:
+            unexpected = f"_k NOT IN ({values})" if values else "TRUE"
+        else:
+            unexpected = f"_k IN ({values})" if values else "FALSE"
+        listed = quote_identifier(kwargs["column"])
+        counts = [
+            self.sql.count_in_list(listed, "TRUE"),
+            self.sql.count_in_list(listed, "_k IS NULL"),
+            self.sql.count_in_list(listed, f"_k IS NOT NULL AND ({unexpected})"),
+        ]
+        return [c for c in counts if c is not None] if all(counts) else None
 
 
 class _Unsupported(Exception):

@@ -144,6 +144,8 @@ class RelationPlan:
     cte: str
     relation: Relation
     checks: list[Compiled] = field(default_factory=list)
+    # The CTE its aggregates read when not its own: the row relation, for keys read as lists.
+    reads: str | None = None
 
 
 @dataclass
@@ -182,6 +184,14 @@ def plan_event(job: EventJob, index: int, warehouse: Warehouse, window: Window) 
         else:
             plans[grain].checks.append(compiled)
             plans[grain].relation.columns.update(compiled.columns)
+    rows = plans[""]
+    for plan in plans.values():  # keys carried as a list by the row relation: counted there
+        listed = [compiler.over_list(check) for check in plan.checks]
+        if plan.relation.query is None or not plan.checks or None in listed:
+            continue
+        for check, aggregates in zip(plan.checks, listed, strict=True):
+            check.aggregates, check.inline = aggregates or [], None
+        plan.reads = rows.cte
     source = event_rows("w", job.event, window, sql)
     return EventPlan(
         job,
@@ -274,7 +284,8 @@ def table_statement(
                 continue
             branches.append(
                 f"SELECT {index} AS event_index, {number} AS relation_index, "
-                f"{sql.json_array([value for _, value in pairs])} AS result FROM {relation.cte}"
+                f"{sql.json_array([value for _, value in pairs])} AS result "
+                f"FROM {relation.reads or relation.cte}{sql.one_group}"
             )
     if declared is not None:
         names = ", ".join(sql.literal(name) for name in sorted(declared))

@@ -132,6 +132,20 @@ class DialectSQL:
         """A whole row of the relation `alias` as a JSON object text."""
         raise NotImplementedError
 
+    # Appended to every aggregate over a shared relation. DuckDB streams a materialised CTE to
+    # its grouped consumers but stores (and past its memory limit, spills) the whole relation
+    # for an ungrouped one: one constant group keeps the answer (no row over no rows, which the
+    # runner reads as an empty relation) and lets the relation flow through.
+    one_group = ""
+
+    def count_in_list(self, values: str, condition: str) -> str | None:
+        """An aggregate: how many elements of the list column `values` meet `condition`.
+
+        `condition` is a predicate over `_k`, one element; the count is summed over the rows.
+        None where lists are not read this way.
+        """
+        return None
+
     def smallest(self, value: str, count: int) -> str | None:
         """An aggregate: the `count` smallest non-null values, in order, repeats kept (a list).
 

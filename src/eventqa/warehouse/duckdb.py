@@ -120,6 +120,7 @@ class DuckDBSQL(DialectSQL):
     """DuckDB: payload stored as JSON (or VARCHAR), JSON paths, json_each and json_keys."""
 
     keys_in_row_table = True
+    one_group = " GROUP BY 'eventqa'"
     # DuckDB plans all branches of a statement at once: memory grows with the events in it.
     events_per_statement = 8
 
@@ -234,6 +235,10 @@ class DuckDBSQL(DialectSQL):
     @override
     def row_json(self, alias: str) -> str:
         return f"CAST(to_json({alias}) AS VARCHAR)"
+
+    @override
+    def count_in_list(self, values: str, condition: str) -> str | None:
+        return f"SUM(len(list_filter({values}, lambda _k: {condition})))"
 
     @override
     def smallest(self, value: str, count: int) -> str | None:
