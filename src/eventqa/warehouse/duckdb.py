@@ -16,6 +16,7 @@ from typing_extensions import override
 from eventqa.contracts.model import ValueType
 from eventqa.suites.columns import quote_identifier
 from eventqa.warehouse.base import (
+    SQL_LOG,
     TerminalWarehouseError,
     Warehouse,
     WarehouseBusyError,
@@ -30,6 +31,19 @@ _DUCKDB_INTEGERS = {
     ValueType.UINT32: "UINTEGER",
     ValueType.UINT64: "UBIGINT",
 }
+
+
+# Times a statement that runs out of memory under `memory_limit` is retried with twice as much.
+OOM_DOUBLINGS = 4
+_UNITS = {"KB": 1000, "MB": 1000**2, "GB": 1000**3, "TB": 1000**4}
+
+
+def _bytes(limit: str | None) -> int | None:
+    """A `memory_limit` setting in bytes (None when unset or a share of RAM)."""
+    if not limit or limit.endswith("%"):
+        return None
+    number, unit = limit[:-2].strip(), limit[-2:].upper()
+    return int(float(number) * _UNITS[unit]) if unit in _UNITS else None
 
 
 class DuckDB(Warehouse):
@@ -67,8 +81,29 @@ class DuckDB(Warehouse):
         return connection
 
     def _execute(self, connection: Any, statement: str) -> list[tuple[Any, ...]]:
-        rows: list[tuple[Any, ...]] = connection.execute(statement).fetchall()
-        return rows
+        """Run a statement; out of memory under the limit, again with twice the limit.
+
+        The limit keeps a run's memory flat (hash tables spill past it), but a statement can need
+        more memory than it can spill: DuckDB then refuses it ("failed to pin block"). Up to
+        OOM_DOUBLINGS times the limit is doubled for that statement, then restored.
+        """
+        import duckdb
+
+        limit, doubled = _bytes(self.settings.get("memory_limit")), 0
+        try:
+            while True:
+                try:
+                    rows: list[tuple[Any, ...]] = connection.execute(statement).fetchall()
+                    return rows
+                except duckdb.OutOfMemoryException:
+                    if limit is None or doubled == OOM_DOUBLINGS:
+                        raise
+                    doubled += 1
+                    SQL_LOG.info("DuckDB out of memory: retried under %d bytes", limit << doubled)
+                    connection.execute(f"SET memory_limit = '{limit << doubled}B'")
+        finally:
+            if doubled:
+                connection.execute(f"SET memory_limit = '{self.settings['memory_limit']}'")
 
     def check_table_exists(self, connection: Any, table: str) -> None:
         """Fail with exit 3 and a hint when the events table is missing."""

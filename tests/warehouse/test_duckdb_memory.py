@@ -1,0 +1,51 @@
+"""DuckDB's memory limit keeps a run flat; a statement that cannot spill gets more, not an error."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+
+from eventqa.warehouse.base import RejectedSQLError
+from eventqa.warehouse.duckdb import OOM_DOUBLINGS, DuckDB
+
+pytestmark = pytest.mark.duckdb
+
+# A list of 2M integers cannot spill: about 16 MB that must fit in memory at once.
+UNSPILLABLE = "SELECT len(list(i)) FROM range(2000000) AS t(i)"
+
+
+@pytest.fixture
+def database(tmp_path):
+    path = tmp_path / "wh.duckdb"
+    with duckdb.connect(str(path)) as connection:
+        connection.execute("CREATE TABLE t (i INTEGER)")
+    return path
+
+
+def limit_of(connection) -> str:
+    return connection.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+
+
+def test_a_statement_out_of_memory_runs_again_with_more_then_the_limit_returns(database):
+    warehouse = DuckDB(database, memory_limit="4MB")
+    connection = warehouse.connect()
+    try:
+        before = limit_of(connection)
+        assert warehouse.query(connection, UNSPILLABLE) == [(2_000_000,)]
+        assert limit_of(connection) == before
+    finally:
+        warehouse.close(connection)
+
+
+def test_past_the_last_doubling_the_warehouse_refuses_the_statement(database):
+    warehouse = DuckDB(database, memory_limit="4MB")
+    connection = warehouse.connect()
+    too_big = UNSPILLABLE.replace("2000000", str(2_000_000 * 2 ** (OOM_DOUBLINGS + 2)))
+    try:
+        before = limit_of(connection)
+        with pytest.raises(RejectedSQLError, match="(?i)out of memory"):
+            warehouse.query(connection, too_big, table="t")
+        assert limit_of(connection) == before
+        assert warehouse.query(connection, "SELECT 1") == [(1,)]
+    finally:
+        warehouse.close(connection)
