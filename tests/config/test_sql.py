@@ -104,6 +104,7 @@ def test_an_error_names_the_line_and_field(tmp_path, monkeypatch):
 def test_a_query_checked_once_is_not_parsed_again_until_it_changes(tmp_path):
     """`.eventqa/sql.checked` spares `run` SQLGlot's import; a new or bad query is still parsed."""
     checks = tmp_path / "checks.yaml"
+    (tmp_path / ".eventqa").mkdir()  # a project that ran before (loading never creates it)
     rule = "events:\n  e:\n    rules:\n      - sql:\n          query: {}\n"
     script = textwrap.dedent(
         f"""

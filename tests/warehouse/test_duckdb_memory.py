@@ -43,7 +43,7 @@ def test_past_the_last_doubling_the_warehouse_refuses_the_statement(database):
     too_big = UNSPILLABLE.replace("2000000", str(2_000_000 * 2 ** (OOM_DOUBLINGS + 2)))
     try:
         before = limit_of(connection)
-        with pytest.raises(RejectedSQLError, match="(?i)out of memory"):
+        with pytest.raises(RejectedSQLError, match=r"(?i)out of memory"):
             warehouse.query(connection, too_big, table="t")
         assert limit_of(connection) == before
         assert warehouse.query(connection, "SELECT 1") == [(1,)]

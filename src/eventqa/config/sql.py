@@ -8,6 +8,7 @@ a trailing `-- comment` or `;` would swallow the SQL it is embedded in.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from pathlib import Path
@@ -63,14 +64,14 @@ class CheckedQueries:
         return self.known[key]
 
     def save(self) -> None:
-        """Remember the queries checked (best effort: a read-only project checks every time)."""
-        if self.path is None or not self.changed:
+        """Remember the queries checked, in a project that has its `.eventqa/` (best effort).
+
+        Loading checks.yaml never creates the folder: a command that fails leaves nothing behind.
+        """
+        if self.path is None or not self.changed or not self.path.parent.is_dir():
             return
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(OSError):
             self.path.write_text(json.dumps(self.known, sort_keys=True), encoding="utf-8")
-        except OSError:
-            pass
 
 
 def read_only_query(text: str, dialect: str) -> str:
