@@ -106,7 +106,7 @@ class DuckDBWarehouse(Strict):
     path: Path = Path(".eventqa/warehouse.duckdb")
     # DuckDB runs inside eventqa's process: its memory is eventqa's. Past the limit it spills
     # to a temporary directory next to the database instead of growing.
-    memory_limit: str | None = Field(default="128MB", pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|%)$")
+    memory_limit: str | None = Field(default="512MB", pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|%)$")
     threads: int | None = Field(default=None, ge=1, le=1024)
 
 
