@@ -13,20 +13,11 @@ import pytest
 from eventqa.service import Selection
 from eventqa.warehouse.duckdb import DuckDBSQL
 from tests.execution.test_duckdb_run import AT, SINCE, UNTIL, build, good
+from tests.execution.test_duckdb_run import CHECKS as DUCKDB_CHECKS
 
 pytestmark = pytest.mark.duckdb
 
-CHECKS = """\
-version: 1
-tables: {BackendEvent: backend__events}
-warehouse: {type: duckdb, path: wh.duckdb}
-events:
-  thing_happened:
-    rules:
-      - compare: {left: small, op: "!=", right: maybe}
-      - in_set: {field: select, values: ["it's", 'say "hi"']}
-      - unique: {fields: [maybe]}
-"""
+CHECKS = DUCKDB_CHECKS + "      - unique: {fields: [maybe]}\n"
 
 
 def rows() -> list[tuple[str, object, object]]:

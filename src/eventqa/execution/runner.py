@@ -486,24 +486,20 @@ def run_tables(
     statements = 1
     results: dict[int, dict[int, CheckResult]] = {i: {} for i in range(len(plans))}
     where: dict[tuple[int, int], tuple[RelationPlan, Compiled]] = {}
+    texts: dict[tuple[int, int], list[str]] = {}
     for index, plan in enumerate(plans):
         for number, relation in enumerate(plan.relations):
             values = found.get((index, number), {})
             for check in relation.checks:
                 got = [values.get(f"c{check.position}_{i}") for i in range(len(check.aggregates))]
-                results[index][check.position] = _check_result(check, got)
+                result = results[index][check.position] = _check_result(check, got)
                 where[(index, check.position)] = (relation, check)
-    # Samples the table statement carried (`Compiled.inline`), where they are complete; the
-    # samples statement fetches the others.
-    texts: dict[tuple[int, int], list[str]] = {}
-    for key, (relation, check) in where.items():
-        index, position = key
-        if check.inline is not None and _failed(results[index][position]):
-            values = found.get((index, plans[index].relations.index(relation)), {})
-            got = [values.get(f"c{position}_{i}") for i in range(len(check.aggregates))]
-            inline, complete = check.inline(got)
-            if complete:
-                texts[key] = inline
+                # Samples the table statement carried (`Compiled.inline`), where complete; the
+                # samples statement fetches the others.
+                if check.inline is not None and _failed(result):
+                    inline, complete = check.inline(got)
+                    if complete:
+                        texts[(index, check.position)] = inline
     samples_sql, wanted = sample_statement(plans, results, where, table, window, warehouse, texts)
     if samples_sql:
         statements += 1
