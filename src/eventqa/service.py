@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -348,17 +348,12 @@ class Project:
             by_table.setdefault(job.table, []).append(job)
         for table in declared:
             by_table.setdefault(table, [])
-        store = self.result_store()
-        try:
-            return self._run_tables(
-                store, warehouse, run_id, jobs, by_table, declared, window, progress, alert, now
-            )
-        finally:
-            store.close()
+        return self._run_tables(
+            warehouse, run_id, jobs, by_table, declared, window, progress, alert, now
+        )
 
     def _run_tables(
         self,
-        store: Any,
         warehouse: Any,
         run_id: str,
         jobs: list[Any],
@@ -370,65 +365,85 @@ class Project:
         now: datetime,
     ) -> RunResult:
         from eventqa.execution.runner import complete_with_gx
+        from eventqa.monitoring.watch import plan_counts
 
-        with store_errors(self.results_url):
-            plans = self._count_plans(store, by_table, window)
+        # What the volume history lacks is read from the results store while the warehouse
+        # scans: a table's scan needs its count plan only once its checks are done.
+        history = self._volume_history(by_table)
+        step = self.config.defaults.volume.bucket
+        plans: dict[str, Future[Any]] = {table: Future() for table in history}
         results, tables, done, checked_tables = [], [], 0, []
         if progress:  # the total is known before anything runs
             progress("", 0, len(jobs))
         fetched: dict[str, Any] = {}  # by table: the scan's own result and the counts fetched
+        store = None
         # One statement per table window; tables run side by side, each on its own connection.
         workers = max(1, min(self.config.defaults.concurrency, len(by_table)))
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="eventqa") as pool:
-            futures = {
-                pool.submit(
-                    self._with_retries, _check_table, warehouse, table, table_jobs,
-                    declared.get(table), window, plans.get(table),
-                ): table
-                for table, table_jobs in by_table.items()
-            }  # fmt: skip
-            for future in as_completed(futures):
-                checked, counted = future.result()
-                fetched[futures[future]] = (checked, counted)
-                checked_tables.append(checked)
-                if checked.table is not None:
-                    tables.append(checked.table)
-                for event in checked.events:
-                    done += 1
-                    if progress:
-                        progress(event.event, done, len(jobs))
-        for checked in checked_tables:  # every compiled connection is closed by now
-            results += complete_with_gx(warehouse, checked, window)
-        order = {job.event: index for index, job in enumerate(jobs)}
-        results.sort(key=lambda result: order[result.event])
-        tables.sort(key=lambda table: list(declared).index(table.table))
-        with store_errors(self.results_url):
-            results, updates = self._judge_volume(store, plans, fetched, window, results)
-        run = RunResult(run_id=run_id, window=window, events=results, tables=tables)
-        with store_errors(self.results_url):
-            # Stored before anything reads or sends it, counts and all, in one transaction.
-            store.save(run, updates)
-            if alert:
-                run = run.model_copy(update={"alerts": self.alerter(store).after_run(run, now)})
-        return run
+        try:
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="eventqa") as pool:
+                futures = {
+                    pool.submit(
+                        self._with_retries, _check_table, warehouse, table, table_jobs,
+                        declared.get(table), window, step if table in plans else None,
+                        plans.get(table),
+                    ): table
+                    for table, table_jobs in by_table.items()
+                }  # fmt: skip
+                try:
+                    store = self.result_store()
+                    with store_errors(self.results_url):
+                        for table, (training, lookback) in history.items():
+                            coverage = store.volume_coverage(table)
+                            plans[table].set_result(
+                                plan_counts(table, window, step, training, lookback, coverage)
+                            )
+                except BaseException:
+                    for future in [*plans.values(), *futures]:
+                        future.cancel()  # a scan waiting for its plan stops there
+                    raise
+                for future in as_completed(futures):
+                    checked, counted = future.result()
+                    fetched[futures[future]] = (checked, counted)
+                    checked_tables.append(checked)
+                    if checked.table is not None:
+                        tables.append(checked.table)
+                    for event in checked.events:
+                        done += 1
+                        if progress:
+                            progress(event.event, done, len(jobs))
+            for checked in checked_tables:  # every compiled connection is closed by now
+                results += complete_with_gx(warehouse, checked, window)
+            order = {job.event: index for index, job in enumerate(jobs)}
+            results.sort(key=lambda result: order[result.event])
+            tables.sort(key=lambda table: list(declared).index(table.table))
+            counts = {table: plan.result() for table, plan in plans.items()}
+            with store_errors(self.results_url):
+                results, updates = self._judge_volume(store, counts, fetched, window, results)
+            run = RunResult(run_id=run_id, window=window, events=results, tables=tables)
+            with store_errors(self.results_url):
+                # Stored before anything reads or sends it, counts and all, in one transaction.
+                store.save(run, updates)
+                if alert:
+                    alerts = self.alerter(store).after_run(run, now)
+                    run = run.model_copy(update={"alerts": alerts})
+            return run
+        finally:
+            if store is not None:
+                store.close()
 
-    def _count_plans(
-        self, store: Any, by_table: dict[str, list[Any]], window: Window
-    ) -> dict[str, Any]:
-        """Per table, the counts the volume history still lacks (nothing when monitoring is off)."""
-        from eventqa.monitoring.watch import event_volume, plan_counts
+    def _volume_history(
+        self, by_table: dict[str, list[Any]]
+    ) -> dict[str, tuple[timedelta, timedelta]]:
+        """Per table whose volume is monitored, the training period and late-data lookback."""
+        from eventqa.monitoring.watch import event_volume
 
-        defaults = self.config.defaults.volume
-        plans = {}
+        needs = {}
         for table, jobs in by_table.items():
             volumes = [event_volume(self.config, job.event) for job in jobs]
-            if not any(volume.enabled for volume in volumes):
-                continue
-            training = max(volume.settings.training for volume in volumes)
-            lookback = max(volume.lookback for volume in volumes)
-            stored = store.volume_coverage(table)
-            plans[table] = plan_counts(table, window, defaults.bucket, training, lookback, stored)
-        return plans
+            if any(volume.enabled for volume in volumes):
+                training = max(volume.settings.training for volume in volumes)
+                needs[table] = (training, max(volume.lookback for volume in volumes))
+        return needs
 
     def _judge_volume(
         self,
@@ -847,17 +862,25 @@ def default_window(
 
 
 def _check_table(
-    warehouse: Any, table: str, jobs: list[Any], declared: Any, window: Window, counts: Any = None
+    warehouse: Any,
+    table: str,
+    jobs: list[Any],
+    declared: Any,
+    window: Window,
+    step: timedelta | None = None,
+    plan: Future[Any] | None = None,
 ) -> tuple[Any, tuple[dict[str, dict[datetime, int]], dict[str, datetime]]]:
-    """One table window's checks on a connection of its own, with the counts volume lacks."""
+    """One table window's checks on a connection of its own, then the counts volume lacks.
+
+    `step` is the volume bucket (None when the table's volume is not monitored); `plan` what to
+    count, which the caller reads from the results store while this scan runs.
+    """
     from eventqa.execution.runner import run_tables
 
     connection = warehouse.connect()
     try:
-        run = run_tables(
-            warehouse, connection, table, jobs, declared, window, counts.step if counts else None
-        )
-        return run, _fetch_counts(warehouse, connection, table, counts)
+        run = run_tables(warehouse, connection, table, jobs, declared, window, step)
+        return run, _fetch_counts(warehouse, connection, table, plan.result() if plan else None)
     finally:
         warehouse.close(connection)
 
@@ -866,8 +889,6 @@ def _fetch_counts(
     warehouse: Any, connection: Any, table: str, plan: Any
 ) -> tuple[dict[str, dict[datetime, int]], dict[str, datetime]]:
     """The grouped counts of the periods the volume history lacks: one query per period."""
-    from datetime import timedelta
-
     from eventqa.suites.columns import quote_identifier
 
     counts: dict[str, dict[datetime, int]] = {}

@@ -7,6 +7,7 @@ import math
 import random
 import subprocess
 import sys
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -296,3 +297,34 @@ def test_per_event_settings_override_the_defaults(project):
     (happened,) = [e for e in document["events"] if e["event"] == "thing_happened"]
     assert [c["check_id"] for c in happened["checks"][-2:]] == ["volume", "freshness"]
     assert happened["checks"][-2]["observed_value"]["buckets"]
+
+
+def test_a_results_store_that_cannot_open_during_the_scan_fails_the_run_cleanly(project):
+    """The store opens while the warehouse scans; a scan waiting for its count plan must not hang.
+
+    The run raises the store's error (exit 3), and no scan thread outlives it.
+    """
+    from eventqa.results.store import ResultStoreError
+
+    write_events(project.directory / "wh.duckdb", days=2)
+    results = project.directory / ".eventqa" / "results.db"
+    results.parent.mkdir(exist_ok=True)
+    results.write_text("this is not sqlite")
+    outcome: list[BaseException | object] = []
+
+    def run() -> None:
+        try:
+            outcome.append(project.run(Selection(events=("thing_happened",)), None, UNTIL))
+        except BaseException as error:
+            outcome.append(error)
+
+    runner = threading.Thread(target=run, daemon=True)
+    runner.start()
+    runner.join(timeout=120)  # a deadlock guard only: the run takes well under a second
+    assert not runner.is_alive(), "the run hung waiting for a count plan"
+    (error,) = outcome
+    assert isinstance(error, ResultStoreError) and error.exit_code == 3
+    assert not [t for t in threading.enumerate() if t.name.startswith("eventqa")]
+    results.unlink()  # the warehouse connection was closed: the next run works
+    run_after = project.run(Selection(events=("thing_happened",)), None, UNTIL, alert=False)
+    assert check(run_after, "thing_happened", "volume").observed_value["status"] == "learning"
