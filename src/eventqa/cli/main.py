@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import functools
 import os
 import sys
+import threading
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -146,20 +149,27 @@ def generate(config_path: Path, check: bool) -> None:
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point.
+
+    A command closes everything it opens (warehouse connections, the results store, files), so
+    the interpreter's teardown is skipped: collecting and unloading some 600 modules takes about
+    0.1 s, a fifth of a `run` over a million rows. Exit handlers still run and the streams are
+    flushed. Skipping it also keeps duckdb 2.0's nanobind bindings from reporting module-level
+    objects that duckdb_engine holds as "leaked" on stderr after a clean run.
+    """
     try:
         cli(prog_name="eventqa")
         code = 0
     except SystemExit as exit_:
         code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
-    if "duckdb_engine" in sys.modules:
-        # duckdb 2.0's nanobind bindings report module-level type objects that duckdb_engine
-        # holds as "leaked" during interpreter teardown, flooding stderr after a clean run.
-        # Everything is flushed and closed here, so skip the teardown.
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
-    sys.exit(code)
+    others = [t for t in threading.enumerate() if t is not threading.main_thread()]
+    if any(thread.is_alive() and not thread.daemon for thread in others):
+        sys.exit(code)  # the ordinary exit waits for a thread still at work
+    atexit._run_exitfuncs()  # logging's flush, and any handler a library registered
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):  # a closed pipe: nothing left to say
+            stream.flush()
+    os._exit(code)
 
 
 @cli.command()
