@@ -14,15 +14,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from eventqa.config import Config, load_config
-from eventqa.contracts import ContractSet, load_contracts
-from eventqa.contracts.model import Diagnostic
 from eventqa.errors import Location, StaleSuitesError
-from eventqa.export import ExportResult
 from eventqa.results.models import RunResult, Status, Window
-from eventqa.suites import DerivedSuite, SuiteDiff, derive_suites, diff_suites, write_suites
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # protobuf, suite derivation and exports load only for the commands using them
+    from eventqa.contracts import ContractSet
+    from eventqa.contracts.model import Diagnostic
+    from eventqa.export import ExportResult
     from eventqa.report import ReportSummary
+    from eventqa.suites import DerivedSuite, SuiteDiff
 
 EXPECTATIONS_DIR = "expectations"
 # `eventqa report` writes here, relative to checks.yaml, unless told otherwise.
@@ -79,6 +79,8 @@ class Project:
     @cached_property
     def contracts(self) -> ContractSet:
         """The compiled contracts."""
+        from eventqa.contracts import load_contracts
+
         settings = self.config.contracts
         return load_contracts(
             self.directory, settings.root, settings.include, envelopes=set(self.config.tables)
@@ -92,6 +94,8 @@ class Project:
     @cached_property
     def suites(self) -> list[DerivedSuite]:
         """Every event's derived suite."""
+        from eventqa.suites import derive_suites
+
         return derive_suites(self.contracts, self.config)
 
     @property
@@ -101,6 +105,8 @@ class Project:
 
     def generate(self, *, check: bool = False) -> GenerateResult:
         """Write suites to expectations/; with `check`, only compare and fail when stale."""
+        from eventqa.suites import diff_suites, write_suites
+
         if check:
             changes = diff_suites(self.expectations_dir, self.suites)
             if not changes.clean:
@@ -158,6 +164,8 @@ class Project:
                 return None
         except OSError:
             pass  # never checked here, or unreadable: compare now
+        from eventqa.suites import diff_suites
+
         changes = diff_suites(self.expectations_dir, self.suites)
         if not changes.clean:
             return changes
@@ -203,6 +211,7 @@ class Project:
         import tarfile
         import tempfile
 
+        from eventqa.contracts import load_contracts
         from eventqa.errors import UsageError
 
         folder = Path(against)

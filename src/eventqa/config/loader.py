@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import types
 import typing
 from pathlib import Path
@@ -85,10 +84,12 @@ def _element_type(annotation: Any) -> Any:
 def _message(error: Any, loc: tuple[str | int, ...]) -> str:
     kind = error["type"]
     if kind == "extra_forbidden":
+        from difflib import get_close_matches
+
         key = str(loc[-1])
         parent = _model_at(Config, loc[:-1])
         valid = sorted(f.alias or name for name, f in parent.model_fields.items()) if parent else []
-        close = difflib.get_close_matches(key, valid, n=1)
+        close = get_close_matches(key, valid, n=1)
         suggestion = f"; did you mean {close[0]!r}?" if close else ""
         return f"unknown key {key!r}{suggestion} (valid keys: {', '.join(valid)})"
     if kind in ("literal_error", "enum"):

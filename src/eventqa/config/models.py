@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
 from datetime import UTC, datetime, timedelta
@@ -621,10 +620,12 @@ class Config(Strict):
 
     def volume_event_errors(self, known: set[str]) -> list[ConfigError]:
         """Volume exclusions naming events the contracts do not declare."""
+        from difflib import get_close_matches
+
         problems = []
         for index, exclusion in enumerate(self.defaults.volume.exclusions):
             if exclusion.event != ALL_EVENTS and exclusion.event not in known:
-                close = difflib.get_close_matches(exclusion.event, sorted(known), n=3)
+                close = get_close_matches(exclusion.event, sorted(known), n=3)
                 hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
                 loc = ("defaults", "volume", "exclusions", index, "event")
                 problems.append(
