@@ -374,13 +374,14 @@ class Project:
         now: datetime,
     ) -> RunResult:
         from eventqa.execution.runner import complete_with_gx
-        from eventqa.monitoring.watch import plan_counts
 
         # What the volume history lacks is read from the results store while the warehouse
         # scans: a table's scan needs its count plan only once its checks are done.
-        history = self._volume_history(by_table)
         step = self.config.defaults.volume.bucket
-        plans: dict[str, Future[Any]] = {table: Future() for table in history}
+        watched = [
+            t for t, js in by_table.items() if any(self.config.volume_enabled(j.event) for j in js)
+        ]
+        plans: dict[str, Future[Any]] = {table: Future() for table in watched}
         results, tables, done, checked_tables = [], [], 0, []
         if progress:  # the total is known before anything runs
             progress("", 0, len(jobs))
@@ -398,7 +399,10 @@ class Project:
                     ): table
                     for table, table_jobs in by_table.items()
                 }  # fmt: skip
-                try:
+                try:  # this thread's work while the warehouse scans
+                    from eventqa.monitoring.watch import plan_counts
+
+                    history = self._volume_history(by_table)
                     store = self.result_store()
                     with store_errors(self.results_url):
                         for table, (training, lookback) in history.items():

@@ -374,11 +374,11 @@ def progress_bar(err: Console) -> Iterator[Callable[[str, int, int], None]]:
     The run reports its total before anything runs, so the bar shows `0/13` at once; it is
     transient (gone when done) and nothing else is printed while it is live.
     """
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     if not err.is_terminal:
         yield lambda event, done, total: None
         return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     with Progress(
         TextColumn("checking events"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
         TextColumn("{task.description}", markup=False),  # an event name, shown as it is
@@ -395,11 +395,11 @@ def progress_bar(err: Console) -> Iterator[Callable[[str, int, int], None]]:
 @contextmanager
 def demo_progress(err: Console) -> Iterator[Callable[[str, int, int], None]]:
     """`eventqa demo`: a transient bar per step (generating rows, loading each table)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     if not err.is_terminal:
         yield lambda step, done, total: None
         return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     with Progress(
         TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(),
         TimeElapsedColumn(), console=err, transient=True,

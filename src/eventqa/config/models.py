@@ -618,6 +618,12 @@ class Config(Strict):
             return Location("checks.yaml")
         return self._source.locate(loc)
 
+    def volume_enabled(self, event: str) -> bool:
+        """Whether `event`'s volume and freshness are watched: its own setting over the default."""
+        override = self.events.get(event)
+        own = override.volume.enabled if override and override.volume else None
+        return self.defaults.volume.enabled if own is None else own
+
     def volume_event_errors(self, known: set[str]) -> list[ConfigError]:
         """Volume exclusions naming events the contracts do not declare."""
         from difflib import get_close_matches

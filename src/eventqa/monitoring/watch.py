@@ -53,7 +53,7 @@ def event_volume(config: Config, event: str) -> EventVolume:
             value = getattr(defaults, name)
         if value is not None:
             chosen[name] = value
-    enabled = defaults.enabled if own is None or own.enabled is None else own.enabled
+    enabled = config.volume_enabled(event)
     exclusions = tuple(
         Exclusion(e.start, e.end, e.reason)
         for e in defaults.exclusions
