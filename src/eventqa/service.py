@@ -400,16 +400,8 @@ class Project:
                     for table, table_jobs in by_table.items()
                 }  # fmt: skip
                 try:  # this thread's work while the warehouse scans
-                    from eventqa.monitoring.watch import plan_counts
-
-                    history = self._volume_history(by_table)
                     store = self.result_store()
-                    with store_errors(self.results_url):
-                        for table, (training, lookback) in history.items():
-                            coverage = store.volume_coverage(table)
-                            plans[table].set_result(
-                                plan_counts(table, window, step, training, lookback, coverage)
-                            )
+                    self._plan_counts(store, plans, by_table, window)
                 except BaseException:
                     for future in [*plans.values(), *futures]:
                         future.cancel()  # a scan waiting for its plan stops there
@@ -444,19 +436,24 @@ class Project:
             if store is not None:
                 store.close()
 
-    def _volume_history(
-        self, by_table: dict[str, list[Any]]
-    ) -> dict[str, tuple[timedelta, timedelta]]:
-        """Per table whose volume is monitored, the training period and late-data lookback."""
-        from eventqa.monitoring.watch import event_volume
+    def _plan_counts(
+        self,
+        store: Any,
+        plans: dict[str, Future[Any]],
+        by_table: dict[str, list[Any]],
+        window: Window,
+    ) -> None:
+        """Fill each watched table's plan: the counts its volume history still lacks."""
+        from eventqa.monitoring.watch import event_volume, plan_counts
 
-        needs = {}
-        for table, jobs in by_table.items():
-            volumes = [event_volume(self.config, job.event) for job in jobs]
-            if any(volume.enabled for volume in volumes):
-                training = max(volume.settings.training for volume in volumes)
-                needs[table] = (training, max(volume.lookback for volume in volumes))
-        return needs
+        step = self.config.defaults.volume.bucket
+        for table, plan in plans.items():
+            volumes = [event_volume(self.config, job.event) for job in by_table[table]]
+            training = max(volume.settings.training for volume in volumes)
+            lookback = max(volume.lookback for volume in volumes)
+            with store_errors(self.results_url):
+                coverage = store.volume_coverage(table)
+            plan.set_result(plan_counts(table, window, step, training, lookback, coverage))
 
     def _judge_volume(
         self,
