@@ -378,10 +378,11 @@ class Project:
         # What the volume history lacks is read from the results store while the warehouse
         # scans: a table's scan needs its count plan only once its checks are done.
         step = self.config.defaults.volume.bucket
-        watched = [
-            t for t, js in by_table.items() if any(self.config.volume_enabled(j.event) for j in js)
-        ]
-        plans: dict[str, Future[Any]] = {table: Future() for table in watched}
+        plans: dict[str, Future[Any]] = {
+            table: Future()
+            for table, table_jobs in by_table.items()
+            if any(self.config.volume_enabled(job.event) for job in table_jobs)
+        }
         results, tables, done, checked_tables = [], [], 0, []
         if progress:  # the total is known before anything runs
             progress("", 0, len(jobs))
