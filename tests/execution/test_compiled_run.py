@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import difflib
+import json
 import subprocess
 import sys
 import textwrap
 from datetime import timedelta
 
+import duckdb
 import pytest
 
 from eventqa.results import Status
 from eventqa.service import Project, Selection
+from eventqa.warehouse import open_warehouse
+from eventqa.warehouse.duckdb import DuckDBSQL
 
 pytestmark = pytest.mark.duckdb
 
@@ -23,7 +27,9 @@ def demo(example_project):
     return project, summary.until
 
 
-def test_statements_per_run_do_not_grow_with_the_number_of_events(demo, statements):
+def test_statements_per_run_do_not_grow_with_the_number_of_events(demo, statements, monkeypatch):
+    # The compiler's promise, without DuckDB's cap on the pipelines of one statement.
+    monkeypatch.setattr(DuckDBSQL, "pipelines_per_statement", None)
     project, until = demo
     since = until - timedelta(days=7)
     one = project.run(Selection(events=("user_followed_user",)), since, until, alert=False)
@@ -39,6 +45,61 @@ def test_statements_per_run_do_not_grow_with_the_number_of_events(demo, statemen
     # The whole table: the same two, plus one for the undeclared event names it found.
     assert len(sent_for_table) <= 3, sent_for_table
     assert sum(s.count("UNION ALL") for s in sent_for_table[:1]) >= 7
+
+
+def _outcomes(run):
+    return {
+        (event.event, check.check_id): (check.status, check.unexpected_count, check.samples)
+        for event in run.events
+        for check in event.checks
+    }
+
+
+def test_duckdb_batches_events_by_pipelines_and_results_do_not_change(
+    demo, statements, monkeypatch
+):
+    project, until = demo
+    since = until - timedelta(days=7)
+    monkeypatch.setattr(DuckDBSQL, "pipelines_per_statement", None)
+    whole = project.run(Selection(table="backend__events"), since, until, alert=False)
+    statements.clear()
+    monkeypatch.setattr(DuckDBSQL, "pipelines_per_statement", 4)
+    batched = project.run(Selection(table="backend__events"), since, until, alert=False)
+    scans = [s for s in statements if "w AS MATERIALIZED" in s]
+    assert len(scans) > 1  # 7 events of 1 to 7 pipelines each cannot share 4
+    assert _outcomes(batched) == _outcomes(whole)
+    # Each event is checked by exactly one statement.
+    for event in whole.events:
+        assert sum(f"'{event.event}'" in s.split("\n", 1)[0] for s in scans) == 1
+
+
+def test_a_statement_reads_the_payloads_of_its_events_in_one_scan(demo, statements):
+    """On DuckDB the events' rows stream from one scan to every branch that parses them."""
+    project, until = demo
+    since = until - timedelta(days=7)
+    project.run(Selection(table="frontend__events"), since, until, alert=False)
+    statement = next(s for s in statements if "w AS MATERIALIZED" in s)
+    connection = duckdb.connect(str(open_warehouse(project.config).path), read_only=True)
+    try:
+        (plan,) = connection.execute(f"EXPLAIN (FORMAT json) {statement}").fetchall()[0][1:]
+    finally:
+        connection.close()
+    scans: list[dict] = []
+
+    def walk(node: dict) -> None:
+        if "Table" in node.get("extra_info", {}):  # SEQ_SCAN of a table
+            scans.append(node)
+        for child in node.get("children", []):
+            walk(child)
+
+    for node in json.loads(plan):
+        walk(node)
+    reading_payload = [s for s in scans if "payload" in json.dumps(s.get("extra_info"))]
+    # One scan for the rows of every event, plus one per branch that unnests elements or keys
+    # (they cannot stream from a shared scan, so they read the table on their own).
+    unnesting = statement.count("unnest(json_extract(a, '$[*]'))")
+    assert 1 <= len(reading_payload) <= 1 + unnesting, len(reading_payload)
+    assert len(reading_payload) < statement.count("event_name = '"), "one scan per event"
 
 
 def test_a_run_without_fallback_never_imports_great_expectations(demo):

@@ -158,6 +158,7 @@ class EventPlan:
     relations: list[RelationPlan]
     fallback: list[int]  # positions that GX's engine runs
     sensitive: set[str]
+    unnested: str  # the source of relations that unnest (elements, keys): read apart
 
     @property
     def rows(self) -> RelationPlan:
@@ -192,14 +193,14 @@ def plan_event(job: EventJob, index: int, warehouse: Warehouse, window: Window) 
         for check, aggregates in zip(plan.checks, listed, strict=True):
             check.aggregates, check.inline = aggregates or [], None
         plan.reads = rows.cte
-    source = event_rows("w", job.event, window, sql)
     return EventPlan(
         job,
         Projection(suite, sql),
-        source,
+        event_rows("w", job.event, window, sql),
         list(plans.values()),
         fallback,
         set(suite["meta"]["eventqa"].get("sensitive", [])),
+        event_rows(sql.every_row, job.event, window, sql),
     )
 
 
@@ -214,7 +215,8 @@ def relation_select(
         column = quote_identifier(relation.relation.grain)
         body = plan.projection.sql.unnest_keys(plan.rows.cte, column, column)
     else:
-        body = plan.projection.select(relation.relation, plan.source)
+        source = plan.unnested if relation.relation.grain else plan.source
+        body = plan.projection.select(relation.relation, source)
     extra = [
         w
         for check in relation.checks
@@ -240,15 +242,14 @@ def _ctes(
     window: Window,
     warehouse: Warehouse,
     windows: bool | dict[int, set[int]],
+    shared: bool = True,
 ) -> list[str]:
     sql = warehouse.sql
-    ctes = [sql.cte("w", window_rows(table, window, sql))]
+    events = [plan.job.event for plan in plans]
+    ctes = sql.window(window_rows(table, window, sql), events, shared)
     for index, plan in enumerate(plans):
         wanted = windows if isinstance(windows, bool) else windows.get(index, set())
-        ctes += [
-            sql.cte(r.cte, relation_select(plan, r, wanted), materialize=r is plan.rows)
-            for r in plan.relations
-        ]
+        ctes += [sql.cte(r.cte, relation_select(plan, r, wanted)) for r in plan.relations]
     return ctes
 
 
@@ -260,6 +261,21 @@ def _aggregates(plan: EventPlan, relation: RelationPlan) -> list[tuple[str, str]
                 (f"c{check.position}_{number}", aggregate.replace("{relation}", relation.cte))
             )
     return pairs
+
+
+def _branches(plan: EventPlan) -> list[tuple[int, str, list[tuple[str, str]]]]:
+    """An event's aggregate branches: (first relation's number, what it reads, its aggregates).
+
+    Relations that read the same rows share a branch (keys counted from the row relation's
+    lists): each branch is one more pipeline over the window, with its own working memory.
+    """
+    branches: dict[str, tuple[int, str, list[tuple[str, str]]]] = {}
+    for number, relation in enumerate(plan.relations):
+        pairs = _aggregates(plan, relation)
+        reads = relation.reads or relation.cte
+        if pairs:
+            branches.setdefault(reads, (number, reads, []))[2].extend(pairs)
+    return list(branches.values())
 
 
 def table_statement(
@@ -276,16 +292,14 @@ def table_statement(
     monitoring judges), with each bucket's newest timestamp: in the same scan.
     """
     sql = warehouse.sql
+    ctes = _ctes(plans, table, window, warehouse, False)
     branches = []
     for index, plan in enumerate(plans):
-        for number, relation in enumerate(plan.relations):
-            pairs = _aggregates(plan, relation)
-            if not pairs:
-                continue
+        for number, reads, pairs in _branches(plan):
             branches.append(
                 f"SELECT {index} AS event_index, {number} AS relation_index, "
                 f"{sql.json_array([value for _, value in pairs])} AS result "
-                f"FROM {relation.reads or relation.cte}{sql.one_group}"
+                f"FROM {reads}{sql.one_group}"
             )
     if declared is not None:
         names = ", ".join(sql.literal(name) for name in sorted(declared))
@@ -297,7 +311,8 @@ def table_statement(
         ]
         values = sql.json_array([value for _, value in pairs])
         branches.append(
-            f"SELECT -1 AS event_index, -1 AS relation_index, {values} AS result FROM w"
+            f"SELECT -1 AS event_index, -1 AS relation_index, {values} AS result "
+            f"FROM {sql.every_row}"
         )
     if bucket is not None:
         start = sql.bucket_start("event_timestamp", int(bucket.total_seconds()))
@@ -308,15 +323,12 @@ def table_statement(
         )
         branches.append(
             f"SELECT {COUNTS} AS event_index, {start} AS relation_index, {values} AS result "
-            f"FROM w WHERE event_timestamp IS NOT NULL GROUP BY event_name, {start}"
+            f"FROM {sql.every_row} WHERE event_timestamp IS NOT NULL GROUP BY event_name, {start}"
         )
     late = after_clock_branch(plans, table, window, sql)
     if late is not None:
         branches.append(late)
-    return (
-        f"WITH {', '.join(_ctes(plans, table, window, warehouse, False))}\n"
-        + "\nUNION ALL\n".join(branches)
-    )
+    return f"WITH {', '.join(ctes)}\n" + "\nUNION ALL\n".join(branches)
 
 
 def after_clock_branch(
@@ -418,6 +430,8 @@ def reproduction_sql(
         return None
     sql = plan.projection.sql
     ctes = [f"w AS (\n{window_rows(plan.job.table, window, sql)}\n)"]
+    if relation.relation.grain and sql.every_row != "w":
+        ctes.append(f"{sql.every_row} AS (SELECT * FROM w)")
     if relation.relation.query is not None:
         ctes.append(f"{plan.rows.cte} AS (\n{relation_select(plan, plan.rows)}\n)")
     ctes.append(f"p AS (\n{relation_select(plan, relation)}\n)")
@@ -442,26 +456,68 @@ def run_tables(
 
     With `bucket`, the same scan counts the window's events per name and bucket (`counts`).
 
-    A dialect may cap the events per statement (`events_per_statement`): DuckDB plans every
-    branch of a statement at once, so its memory grows with the events in it.
+    A dialect may cap the pipelines per statement (`pipelines_per_statement`): DuckDB runs every
+    branch of a statement at once, each with its own working memory.
     """
-    limit = warehouse.sql.events_per_statement
-    if limit and len(jobs) > limit:
-        return _in_batches(warehouse, connection, table, jobs, declared, window, limit, bucket)
-    started = time.monotonic()
     plans = [plan_event(job, index, warehouse, window) for index, job in enumerate(jobs)]
+    return _run_plans(warehouse, connection, table, plans, declared, window, bucket)
+
+
+def pipelines(plan: EventPlan) -> int:
+    """How many pipelines an event's checks run over the window.
+
+    One per aggregate branch, and one per aggregate that reads its relation again (a grouped
+    subquery: duplicates, row rules).
+    """
+    again = sum(
+        aggregate.count("{relation}")
+        for relation in plan.relations
+        for check in relation.checks
+        for aggregate in check.aggregates
+    )
+    return len(_branches(plan)) + again
+
+
+def _batches(plans: list[EventPlan], limit: int | None) -> list[list[EventPlan]]:
+    """Consecutive events, as many to a statement as `limit` pipelines allow (at least one)."""
+    batches: list[list[EventPlan]] = []
+    size = 0
+    for plan in plans:
+        weight = pipelines(plan)
+        if not batches or (limit is not None and size + weight > limit):
+            batches.append([])
+            size = 0
+        batches[-1].append(plan)
+        size += weight
+    return batches
+
+
+def _run_plans(
+    warehouse: Warehouse,
+    connection: Any,
+    table: str,
+    plans: list[EventPlan],
+    declared: tuple[list[str], str] | None,
+    window: Window,
+    bucket: timedelta | None = None,
+) -> TableRun:
+    batches = _batches(plans, warehouse.sql.pipelines_per_statement)
+    if len(batches) > 1:
+        return _in_batches(warehouse, connection, table, batches, declared, window, bucket)
+    started = time.monotonic()
     names = declared[0] if declared is not None else None
     statement = table_statement(plans, table, names, window, warehouse, bucket)
     rejected: dict[tuple[int, int], CheckResult] = {}
     try:
         rows = warehouse.query(connection, statement, table=table)
     except RejectedSQLError:
-        if len(jobs) > 1:  # find the event at fault: each alone
-            return _in_batches(warehouse, connection, table, jobs, declared, window, 1, bucket)
+        if len(plans) > 1:  # find the event at fault: each alone
+            alone = [[plan] for plan in plans]
+            return _in_batches(warehouse, connection, table, alone, declared, window, bucket)
         rejected = _reject_broken_checks(warehouse, connection, plans[0], table, window)
         statement = table_statement(plans, table, names, window, warehouse, bucket)
         rows = warehouse.query(connection, statement, table=table)
-    found: dict[tuple[int, int], dict[str, Any]] = {}
+    found: dict[int, dict[str, Any]] = {}  # an event's aggregates by name (-1: the table's)
     counts: dict[str | None, dict[datetime, int]] = {}
     newest: dict[str | None, datetime] = {}
     after_clock: dict[str, tuple[int, datetime]] = {}
@@ -480,16 +536,18 @@ def run_tables(
             newest[name] = max(newest.get(name, latest), latest)
             continue
         names = (
-            TABLE_KEYS if e < 0 else [k for k, _ in _aggregates(plans[e], plans[e].relations[r])]
+            TABLE_KEYS
+            if e < 0
+            else next([k for k, _ in pairs] for n, _, pairs in _branches(plans[e]) if n == r)
         )
-        found[(e, r)] = dict(zip(names, json.loads(result), strict=True))
+        found.setdefault(e, {}).update(zip(names, json.loads(result), strict=True))
     statements = 1
     results: dict[int, dict[int, CheckResult]] = {i: {} for i in range(len(plans))}
     where: dict[tuple[int, int], tuple[RelationPlan, Compiled]] = {}
     texts: dict[tuple[int, int], list[str]] = {}
     for index, plan in enumerate(plans):
-        for number, relation in enumerate(plan.relations):
-            values = found.get((index, number), {})
+        values = found.get(index, {})
+        for relation in plan.relations:
             for check in relation.checks:
                 got = [values.get(f"c{check.position}_{i}") for i in range(len(check.aggregates))]
                 result = results[index][check.position] = _check_result(check, got)
@@ -527,7 +585,7 @@ def run_tables(
                 repro = reproduction_sql(plan, relation, check, window)
                 checks[position] = result.model_copy(update={"reproduction_sql": repro})
         ordered = [checks[p] for p in sorted(checks)]
-        row_count = found.get((index, 0), {}).get("n")
+        row_count = found.get(index, {}).get("n")
         events.append(
             EventResult(
                 event=plan.job.event,
@@ -541,7 +599,7 @@ def run_tables(
         )
     table_result = None
     if declared is not None:
-        values = found.get((-1, -1), {})
+        values = found.get(-1, {})
         table_result = _table_result(table, declared, values, warehouse, connection, window)
         statements += 1 if table_result.status != Status.PASSED else 0
     pending = {plan.job.event: (plan.job, plan.fallback) for plan in plans if plan.fallback}
@@ -601,24 +659,23 @@ def _in_batches(
     warehouse: Warehouse,
     connection: Any,
     table: str,
-    jobs: list[EventJob],
+    batches: list[list[EventPlan]],
     declared: tuple[list[str], str] | None,
     window: Window,
-    size: int,
     bucket: timedelta | None = None,
 ) -> TableRun:
-    """The table's events `size` to a statement (table-level checks and counts with the first)."""
+    """One statement per batch of events (table-level checks and counts with the first)."""
     runs = [
-        run_tables(
+        _run_plans(
             warehouse,
             connection,
             table,
-            jobs[i : i + size],
+            batch,
             declared if not i else None,
             window,
             bucket if not i else None,
         )
-        for i in range(0, len(jobs), size)
+        for i, batch in enumerate(batches)
     ]
     return TableRun(
         [event for run in runs for event in run.events],
@@ -718,7 +775,8 @@ def sample_statement(
     windows: dict[int, set[int]] = {}
     for index, position in wanted:
         windows.setdefault(index, set()).add(position)
-    ctes = _ctes(plans, table, window, warehouse, windows)
+    # Samples read few rows, through joins and sorts that would store a shared window.
+    ctes = _ctes(plans, table, window, warehouse, windows, shared=False)
     return f"WITH {', '.join(ctes)}\n" + "\nUNION ALL\n".join(branches), wanted
 
 

@@ -16,8 +16,8 @@ class DialectSQL:
 
     # Read row-grain object keys in the row table's scan (worth it where reading JSON parses it).
     keys_in_row_table = False
-    # Events checked by one statement (None: every selected event of the table at once).
-    events_per_statement: int | None = None
+    # Pipelines one statement may run (`runner.pipelines`; None: every selected event at once).
+    pipelines_per_statement: int | None = None
 
     def json_text(self, doc: str, path: list[str]) -> str:
         """The JSON text of the value at `path` in `doc` (NULL when absent)."""
@@ -89,6 +89,19 @@ class DialectSQL:
     def cte(self, name: str, body: str, materialize: bool = False) -> str:
         """A common table expression; `materialize` when several references share its work."""
         return f"{name} AS ({body})"
+
+    # The CTE with every row of a statement's window. Events' rows read `w`; the table's own
+    # counts (undeclared names, volume) and unnested relations (elements, keys) read this one.
+    every_row = "w"
+
+    def window(self, rows: str, events: list[str], shared: bool = True) -> list[str]:
+        """The CTEs a statement reads its window from: `w` and `every_row`.
+
+        `rows` is the table's window; `events` the names the statement checks. `shared`: `w` is
+        read by many branches as they stream (the table statement), not by a few that each
+        store what they read (samples).
+        """
+        return [self.cte("w", rows)]
 
     def epoch_us(self, value: str) -> str:
         """A timestamp as microseconds since the epoch (exact through JSON)."""

@@ -155,9 +155,11 @@ class DuckDBSQL(DialectSQL):
     """DuckDB: payload stored as JSON (or VARCHAR), JSON paths, json_each and json_keys."""
 
     keys_in_row_table = True
+    every_row = "w_all"
     one_group = " GROUP BY 'eventqa'"
-    # DuckDB plans all branches of a statement at once: memory grows with the events in it.
-    events_per_statement = 8
+    # DuckDB runs every pipeline reading a statement's shared window at once, each holding a few
+    # MB per thread whatever the rows: at 512MB, about a dozen fit (README, "Benchmarks").
+    pipelines_per_statement = 12
 
     @override
     def timestamp_literal(self, value: datetime) -> str:
@@ -231,10 +233,14 @@ class DuckDBSQL(DialectSQL):
 
     @override
     def elements(self, parent: str, path: list[str]) -> str:
+        # Unnest, not a lateral json_each: a join would hold the statement's shared window until
+        # its build side is done; an unnest streams. The array is read once from `doc`, and only
+        # its own text is parsed again for the elements.
         return (
-            f"SELECT s.event_id, s.event_timestamp, s.event_name, e.value AS doc "
-            f"FROM ({parent}) AS s, json_each(s.doc, {self._path(path)}) AS e "
-            f"WHERE substr({self.json_text('s.doc', path)}, 1, 1) = '['"
+            "SELECT event_id, event_timestamp, event_name, unnest(json_extract(a, '$[*]')) AS doc "
+            f"FROM (SELECT event_id, event_timestamp, event_name, json_extract(doc, "
+            f"{self._path(path)}) AS a FROM ({parent}) AS s) AS s "
+            "WHERE substr(CAST(a AS VARCHAR), 1, 1) = '['"
         )
 
     @override
@@ -246,10 +252,18 @@ class DuckDBSQL(DialectSQL):
 
     @override
     def cte(self, name: str, body: str, materialize: bool = False) -> str:
-        # The window is inlined: each event's reference filters the scan on its name before
-        # parsing anything. An event's typed rows are materialised when asked (read by several
-        # branches: its checks, its keys, duplicates, rules), so each payload is parsed once.
         return f"{name} AS {'' if materialize else 'NOT '}MATERIALIZED ({body})"
+
+    @override
+    def window(self, rows: str, events: list[str], shared: bool = True) -> list[str]:
+        # One scan of the table for the events' rows: DuckDB streams a materialised CTE to every
+        # pipeline that reads it straight into an aggregate (each event's checks parse their own
+        # rows as they pass), where an inlined window scans the table once per event. A pipeline
+        # with an unnest cannot be fed that way and would make DuckDB store the whole CTE: those
+        # read `w_all`, inlined, as do the table's own counts (their scan reads no payload).
+        names = ", ".join(self.literal(event) for event in events) or "NULL"
+        events_rows = f"SELECT * FROM w_all WHERE event_name IN ({names})"
+        return [self.cte("w_all", rows), self.cte("w", events_rows, materialize=shared)]
 
     @override
     def epoch_us(self, value: str) -> str:
