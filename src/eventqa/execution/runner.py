@@ -3,10 +3,10 @@
 For each table, every selected event's relations (rows, elements of repeated fields, keys of
 objects) are written as common table expressions over one window of the table, and each
 expectation becomes aggregates over its relation (`compiler`). One statement returns one row per
-(event, relation) with all of its aggregates; a second, capped statement fetches samples for the
-checks that failed. Only aggregates and samples reach Python, never the window's rows.
-Expectation types the compiler does not know run through Great Expectations' engine
-(`reference`), for those expectations only.
+aggregate branch (an event's relations that read the same rows share one); a second, capped
+statement fetches samples for the checks that failed. Only aggregates and samples reach Python,
+never the window's rows. Expectation types the compiler does not know run through Great
+Expectations' engine (`reference`), for those expectations only.
 """
 
 from __future__ import annotations
@@ -430,7 +430,7 @@ def reproduction_sql(
         return None
     sql = plan.projection.sql
     ctes = [f"w AS (\n{window_rows(plan.job.table, window, sql)}\n)"]
-    if relation.relation.grain and sql.every_row != "w":
+    if relation.relation.grain and relation.relation.query is None and sql.every_row != "w":
         ctes.append(f"{sql.every_row} AS (SELECT * FROM w)")
     if relation.relation.query is not None:
         ctes.append(f"{plan.rows.cte} AS (\n{relation_select(plan, plan.rows)}\n)")
@@ -480,11 +480,13 @@ def pipelines(plan: EventPlan) -> int:
 
 def _batches(plans: list[EventPlan], limit: int | None) -> list[list[EventPlan]]:
     """Consecutive events, as many to a statement as `limit` pipelines allow (at least one)."""
+    if limit is None:
+        return [plans]
     batches: list[list[EventPlan]] = []
     size = 0
     for plan in plans:
         weight = pipelines(plan)
-        if not batches or (limit is not None and size + weight > limit):
+        if not batches or size + weight > limit:
             batches.append([])
             size = 0
         batches[-1].append(plan)
@@ -521,6 +523,11 @@ def _run_plans(
     counts: dict[str | None, dict[datetime, int]] = {}
     newest: dict[str | None, datetime] = {}
     after_clock: dict[str, tuple[int, datetime]] = {}
+    named = {  # each branch's aggregate names, by (event, first relation's number)
+        (e, r): [k for k, _ in pairs]
+        for e, plan in enumerate(plans)
+        for r, _, pairs in _branches(plan)
+    }
     for e, r, result in rows:
         e, r = int(e), int(r)
         if e == AFTER_CLOCK:
@@ -535,11 +542,7 @@ def _run_plans(
             latest = min(EPOCH + timedelta(microseconds=int(latest)), window.until)
             newest[name] = max(newest.get(name, latest), latest)
             continue
-        names = (
-            TABLE_KEYS
-            if e < 0
-            else next([k for k, _ in pairs] for n, _, pairs in _branches(plans[e]) if n == r)
-        )
+        names = TABLE_KEYS if e < 0 else named[(e, r)]
         found.setdefault(e, {}).update(zip(names, json.loads(result), strict=True))
     statements = 1
     results: dict[int, dict[int, CheckResult]] = {i: {} for i in range(len(plans))}
