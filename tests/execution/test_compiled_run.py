@@ -65,7 +65,7 @@ def test_duckdb_batches_events_by_pipelines_and_results_do_not_change(
     statements.clear()
     monkeypatch.setattr(DuckDBSQL, "pipelines_per_statement", 4)
     batched = project.run(Selection(table="backend__events"), since, until, alert=False)
-    scans = [s for s in statements if "w AS MATERIALIZED" in s]
+    scans = [s for s in statements if "AS relation_index" in s]
     assert len(scans) > 1  # 7 events of 1 to 7 pipelines each cannot share 4
     assert _outcomes(batched) == _outcomes(whole)
     # Each event is checked by exactly one statement.
@@ -100,6 +100,41 @@ def test_a_statement_reads_the_payloads_of_its_events_in_one_scan(demo, statemen
     unnesting = statement.count("unnest(json_extract(a, '$[*]'))")
     assert 1 <= len(reading_payload) <= 1 + unnesting, len(reading_payload)
     assert len(reading_payload) < statement.count("event_name = '"), "one scan per event"
+
+
+def test_one_event_statement_parses_its_rows_once_for_all_its_branches(demo, statements):
+    """Alone in its statement, an event's parsed rows stream to its checks, duplicates and rules.
+
+    A shared window would make each of those branches parse the payloads again (DuckDB stores a
+    materialised CTE that reads another one, so only one of them can stream).
+    """
+    project, until = demo
+    since = until - timedelta(days=7)
+    project.run(Selection(events=("user_followed_user",)), since, until, alert=False)
+    (statement,) = [s for s in statements if "AS relation_index" in s]
+    connection = duckdb.connect(str(open_warehouse(project.config).path), read_only=True)
+    try:
+        (plan,) = connection.execute(f"EXPLAIN (FORMAT json) {statement}").fetchall()[0][1:]
+    finally:
+        connection.close()
+    materialised: dict[str, str] = {}
+    scans: list[str] = []
+
+    def walk(node: dict) -> None:
+        info = node.get("extra_info", {})
+        if node.get("name") == "CTE":
+            materialised[info["Table Index"]] = info["CTE Name"]
+        elif node.get("name") == "CTE_SCAN":
+            scans.append(info["CTE Index"])
+        for child in node.get("children", []):
+            walk(child)
+
+    for node in json.loads(plan):
+        walk(node)
+    # The row relation (checks, event_id duplicates, the rule, compound uniqueness) is the one
+    # stream; the window is not stored for it.
+    assert list(materialised.values()) == ["e0_r0"]
+    assert len(scans) >= 4
 
 
 def test_a_run_without_fallback_never_imports_great_expectations(demo):

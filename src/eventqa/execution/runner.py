@@ -247,9 +247,13 @@ def _ctes(
     sql = warehouse.sql
     events = [plan.job.event for plan in plans]
     ctes = sql.window(window_rows(table, window, sql), events, shared)
+    parsed_once = sql.rows_materialized(events, shared)
     for index, plan in enumerate(plans):
         wanted = windows if isinstance(windows, bool) else windows.get(index, set())
-        ctes += [sql.cte(r.cte, relation_select(plan, r, wanted)) for r in plan.relations]
+        ctes += [
+            sql.cte(r.cte, relation_select(plan, r, wanted), parsed_once and r is plan.rows)
+            for r in plan.relations
+        ]
     return ctes
 
 

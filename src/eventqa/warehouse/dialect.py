@@ -103,6 +103,15 @@ class DialectSQL:
         """
         return [self.cte("w", rows)]
 
+    def rows_materialized(self, events: list[str], shared: bool = True) -> bool:
+        """Whether each event's row relation is materialised: parsed once for all its branches.
+
+        Where the statement's window is a shared stream (`window`), a relation reading it
+        cannot be materialised without the window being stored; one event alone has nothing
+        to share the window with, and its own relation is the stream.
+        """
+        return False
+
     def epoch_us(self, value: str) -> str:
         """A timestamp as microseconds since the epoch (exact through JSON)."""
         raise NotImplementedError

@@ -263,7 +263,16 @@ class DuckDBSQL(DialectSQL):
         # read `w_all`, inlined, as do the table's own counts (their scan reads no payload).
         names = ", ".join(self.literal(event) for event in events) or "NULL"
         events_rows = f"SELECT * FROM w_all WHERE event_name IN ({names})"
-        return [self.cte("w_all", rows), self.cte("w", events_rows, materialize=shared)]
+        streamed = shared and not self.rows_materialized(events, shared)
+        return [self.cte("w_all", rows), self.cte("w", events_rows, materialize=streamed)]
+
+    @override
+    def rows_materialized(self, events: list[str], shared: bool = True) -> bool:
+        # DuckDB stores a materialised CTE read by another one. A shared window must feed its
+        # branches directly, so each branch parses its event's rows; one event's statement
+        # streams its parsed rows instead (its duplicates and rules would parse them again:
+        # at 20M rows, 4.2 s instead of 2.0 s for user_followed_user's three such branches).
+        return shared and len(events) == 1
 
     @override
     def epoch_us(self, value: str) -> str:
