@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import difflib
 import json
+import logging
+import re
 import subprocess
 import sys
 import textwrap
@@ -71,6 +73,37 @@ def test_duckdb_batches_events_by_pipelines_and_results_do_not_change(
     # Each event is checked by exactly one statement.
     for event in whole.events:
         assert sum(f"'{event.event}'" in s.split("\n", 1)[0] for s in scans) == 1
+
+
+def test_a_batch_out_of_memory_is_split_under_the_same_limit(demo, monkeypatch, caplog):
+    """DuckDB out of memory: a statement of many events is halved; one event alone gets more."""
+    project, until = demo
+    since = until - timedelta(days=7)
+    monkeypatch.setattr(DuckDBSQL, "pipelines_per_statement", None)
+    whole = project.run(Selection(table="backend__events"), since, until, alert=False)
+    config = project.config_path.read_text()
+    path = re.search(r"(?m)^( +)path: .*$", config)
+    assert path is not None
+    # Far below what the table's 7 events need at once (real "failed to pin block" errors).
+    small = f"{path.group(0)}\n{path.group(1)}memory_limit: 8MB"
+    project.config_path.write_text(config.replace(path.group(0), small, 1))
+    capped = Project(project.config_path)
+    caplog.set_level(logging.DEBUG, logger="eventqa.sql")
+    batched = capped.run(Selection(table="backend__events"), since, until, alert=False)
+    assert _outcomes(batched) == _outcomes(whole)
+    log = [r.getMessage() for r in caplog.records if r.name == "eventqa.sql"]
+    assert any("7 events out of memory, split in two" in m for m in log)
+    # The limit grows only for a statement of one event (nothing left to split).
+    statement = ""
+    for message in log:
+        if "AS relation_index" in message:
+            statement = message
+        elif message.startswith("DuckDB out of memory: retried"):
+            events = re.search(
+                r"w AS (?:NOT )?MATERIALIZED \(SELECT \* FROM w_all WHERE event_name IN \(([^)]*)\)",
+                statement,
+            )
+            assert events is not None and events.group(1).count(",") == 0, statement[:400]
 
 
 def test_a_statement_reads_the_payloads_of_its_events_in_one_scan(demo, statements):

@@ -39,7 +39,7 @@ from eventqa.execution.projection import (
 from eventqa.results.models import CheckResult, EventResult, Status, TableResult, Window
 from eventqa.suites.columns import quote_identifier, relation_of
 from eventqa.warehouse import Warehouse
-from eventqa.warehouse.base import RejectedSQLError
+from eventqa.warehouse.base import SQL_LOG, OutOfMemoryError, RejectedSQLError
 from eventqa.warehouse.dialect import DialectSQL
 
 TABLE_KEYS = ["total", "nulls", "bad"]
@@ -515,7 +515,14 @@ def _run_plans(
     statement = table_statement(plans, table, names, window, warehouse, bucket)
     rejected: dict[tuple[int, int], CheckResult] = {}
     try:
-        rows = warehouse.query(connection, statement, table=table)
+        rows = warehouse.query(connection, statement, table=table, divisible=len(plans) > 1)
+    except OutOfMemoryError:
+        if len(plans) == 1:
+            raise
+        # Half the events in each of two statements, under the same limit: memory stays capped.
+        SQL_LOG.info("%s: %d events out of memory, split in two statements", table, len(plans))
+        halves = [plans[: len(plans) // 2], plans[len(plans) // 2 :]]
+        return _in_batches(warehouse, connection, table, halves, declared, window, bucket)
     except RejectedSQLError:
         if len(plans) > 1:  # find the event at fault: each alone
             alone = [[plan] for plan in plans]

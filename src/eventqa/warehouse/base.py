@@ -41,6 +41,12 @@ class RejectedSQLError(TerminalWarehouseError):
     """The warehouse (reachable, table present) rejected a statement: a check's SQL is at fault."""
 
 
+class OutOfMemoryError(RejectedSQLError):
+    """A statement needs more memory than the warehouse may use: a smaller one can still run."""
+
+    hint = "raise `warehouse.memory_limit` in checks.yaml"
+
+
 class Warehouse(ABC):
     """One warehouse: its SQL dialect, its connection, and the translation of its errors."""
 
@@ -52,16 +58,26 @@ class Warehouse(ABC):
         """A DB-API connection for checks: read-only where the warehouse allows it, UTC."""
 
     @abstractmethod
-    def _execute(self, connection: Any, statement: str) -> list[tuple[Any, ...]]:
-        """Run one statement with the driver and fetch its rows."""
+    def _execute(
+        self, connection: Any, statement: str, divisible: bool = False
+    ) -> list[tuple[Any, ...]]:
+        """Run one statement with the driver and fetch its rows (`divisible`: see `query`)."""
 
-    def query(self, connection: Any, statement: str, table: str | None = None) -> list[Any]:
-        """Run one statement; driver errors become transient or terminal warehouse errors."""
+    def query(
+        self, connection: Any, statement: str, table: str | None = None, divisible: bool = False
+    ) -> list[Any]:
+        """Run one statement; driver errors become transient or terminal warehouse errors.
+
+        `divisible`: the caller can split the statement, so one that runs out of memory raises
+        OutOfMemoryError at once, where otherwise the warehouse may retry it with more memory.
+        """
         SQL_LOG.debug("%s", statement, extra={"warehouse": self.name})
         try:
-            return self._execute(connection, statement)
+            return self._execute(connection, statement, divisible)
         except Exception as error:
             translated = self.translate(error)
+            if isinstance(translated, OutOfMemoryError):
+                raise translated from error
             if table is not None and not isinstance(translated, TransientWarehouseError):
                 self.check_table_exists(connection, table)
                 raise RejectedSQLError(translated.message) from error

@@ -17,6 +17,7 @@ from eventqa.contracts.model import ValueType
 from eventqa.suites.columns import quote_identifier
 from eventqa.warehouse.base import (
     SQL_LOG,
+    OutOfMemoryError,
     TerminalWarehouseError,
     Warehouse,
     WarehouseBusyError,
@@ -80,12 +81,15 @@ class DuckDB(Warehouse):
             raise self.translate(error) from error
         return connection
 
-    def _execute(self, connection: Any, statement: str) -> list[tuple[Any, ...]]:
+    def _execute(
+        self, connection: Any, statement: str, divisible: bool = False
+    ) -> list[tuple[Any, ...]]:
         """Run a statement; out of memory under the limit, again with twice the limit.
 
         The limit keeps a run's memory flat (hash tables spill past it), but a statement can need
-        more memory than it can spill: DuckDB then refuses it ("failed to pin block"). Up to
-        OOM_DOUBLINGS times the limit is doubled for that statement, then restored.
+        more memory than it can spill: DuckDB then refuses it ("failed to pin block"). A
+        `divisible` statement is given back to its caller to split (the limit holds); any other
+        is run again with the limit doubled, up to OOM_DOUBLINGS times, then the limit restored.
         """
         import duckdb
 
@@ -96,7 +100,7 @@ class DuckDB(Warehouse):
                     rows: list[tuple[Any, ...]] = connection.execute(statement).fetchall()
                     return rows
                 except duckdb.OutOfMemoryException:
-                    if limit is None or doubled == OOM_DOUBLINGS:
+                    if divisible or limit is None or doubled == OOM_DOUBLINGS:
                         raise
                     doubled += 1
                     SQL_LOG.info("DuckDB out of memory: retried under %d bytes", limit << doubled)
@@ -143,6 +147,8 @@ class DuckDB(Warehouse):
 
         original = driver_error(error, duckdb.Error) or error
         message = str(original).splitlines()[0] if str(original) else type(original).__name__
+        if isinstance(original, duckdb.OutOfMemoryException):
+            return OutOfMemoryError(f"DuckDB {self.path}: {message}")
         if isinstance(original, duckdb.IOException) and "Could not set lock" in message:
             return WarehouseBusyError(
                 f"DuckDB {self.path} is in use by another process: {message}",

@@ -140,7 +140,9 @@ class Snowflake(Warehouse):
         except Exception as error:
             raise self.translate(error) from error
 
-    def _execute(self, connection: Any, statement: str) -> list[tuple[Any, ...]]:
+    def _execute(
+        self, connection: Any, statement: str, divisible: bool = False
+    ) -> list[tuple[Any, ...]]:
         cursor = connection.cursor()
         try:
             rows: list[tuple[Any, ...]] = cursor.execute(statement).fetchall()
