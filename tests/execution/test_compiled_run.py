@@ -84,8 +84,9 @@ def test_a_batch_out_of_memory_is_split_under_the_same_limit(demo, monkeypatch, 
     config = project.config_path.read_text()
     path = re.search(r"(?m)^( +)path: .*$", config)
     assert path is not None
-    # Far below what the table's 7 events need at once (real "failed to pin block" errors).
-    small = f"{path.group(0)}\n{path.group(1)}memory_limit: 8MB"
+    # Far below what the table's 7 events need at once (real "failed to pin block" errors);
+    # two threads, as per-thread buffers would otherwise make the test depend on the machine.
+    small = f"{path.group(0)}\n{path.group(1)}memory_limit: 8MB\n{path.group(1)}threads: 2"
     project.config_path.write_text(config.replace(path.group(0), small, 1))
     capped = Project(project.config_path)
     caplog.set_level(logging.DEBUG, logger="eventqa.sql")
