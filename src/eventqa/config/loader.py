@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
+import math
 import types
 import typing
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
-from ruamel.yaml import YAML
-from ruamel.yaml.error import MarkedYAMLError
 
 from eventqa.config.models import Config, ConfigSource
 from eventqa.config.sql import CheckedQueries
@@ -131,6 +133,94 @@ def _sql_dialect(document: dict[str, Any]) -> str:
     return kind if kind in ("duckdb", "snowflake") else "duckdb"
 
 
+class ParsedCache:
+    """checks.yaml as parsed before, with its lines: `.eventqa/config.parsed`, keyed by its text.
+
+    Importing ruamel.yaml and parsing with positions take about 30 ms of every command. A
+    document made only of mappings with string keys, lists, strings, numbers, booleans and nulls
+    (what JSON holds exactly) is kept with the line of each key and item, and read back while
+    the text, this loader and ruamel.yaml are the same; anything else is parsed every time.
+    """
+
+    def __init__(self, directory: Path, text: str):
+        self.path = directory / ".eventqa" / "config.parsed"
+        import importlib.util
+
+        digest = hashlib.sha256(Path(__file__).read_bytes())
+        spec = importlib.util.find_spec("ruamel.yaml")
+        if spec is not None and spec.origin is not None:
+            digest.update(Path(spec.origin).read_bytes())  # holds its version
+        digest.update(text.encode())
+        self.key = digest.hexdigest()
+
+    def get(self) -> ConfigSource | None:
+        """The document and its lines when parsed from this very text (None: parse it)."""
+        try:
+            kept = json.loads(self.path.read_text(encoding="utf-8"))
+            if kept["key"] != self.key:
+                return None
+            lines = {tuple(at): int(line) for at, line in kept["lines"]}
+            return ConfigSource(Path(), "", kept["document"], lines)
+        except (OSError, ValueError, KeyError, TypeError):
+            return None  # never written, or damaged: parse again
+
+    def put(self, source: ConfigSource) -> None:
+        """Keep a valid document that JSON holds exactly, in a project that has `.eventqa/`."""
+        plain = _plain(source.document)
+        if plain is _NOT_PLAIN or not self.path.parent.is_dir():
+            return
+        lines = [[list(at), line] for at, line in source.lines.items()]
+        with contextlib.suppress(OSError):
+            kept = {"key": self.key, "document": plain, "lines": lines}
+            self.path.write_text(json.dumps(kept), encoding="utf-8")
+
+
+_NOT_PLAIN = object()
+
+
+def _plain(node: Any) -> Any:
+    """`node` as plain JSON values (ruamel's str, int and float subclasses as such), or _NOT_PLAIN.
+
+    Dates, tagged scalars, keys that are not strings and non-finite numbers are not plain: JSON
+    would not give them back as they were.
+    """
+    if node is None or type(node) is bool:
+        return node
+    if isinstance(node, str):
+        return str(node)
+    if isinstance(node, int) and not isinstance(node, bool):
+        return int(node)
+    if isinstance(node, float):
+        return float(node) if math.isfinite(node) else _NOT_PLAIN
+    if isinstance(node, list):
+        items = [_plain(item) for item in node]
+        return _NOT_PLAIN if any(item is _NOT_PLAIN for item in items) else items
+    if isinstance(node, dict):
+        if not all(isinstance(key, str) for key in node):
+            return _NOT_PLAIN
+        values = {str(key): _plain(value) for key, value in node.items()}
+        return _NOT_PLAIN if any(v is _NOT_PLAIN for v in values.values()) else values
+    return _NOT_PLAIN
+
+
+def _parse(text: str, display: str) -> Any:
+    """checks.yaml's text with ruamel.yaml's round-trip loader (it keeps every line)."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import MarkedYAMLError
+
+    try:
+        return YAML(typ="rt").load(text)
+    except RecursionError:
+        raise ConfigError(
+            f"nests more than {MAX_DEPTH} levels deep", location=Location(display)
+        ) from None
+    except MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        where = Location(display, mark.line + 1, mark.column + 1) if mark else Location(display)
+        problem = error.problem or error.context or "invalid YAML"
+        raise ConfigError(f"could not parse YAML: {problem}", location=where) from None
+
+
 def load_config(path: Path) -> Config:
     """Read and validate checks.yaml; raise ConfigError naming file:line: field on any problem."""
     # Locations are relative to the project (the folder of checks.yaml), like contract paths, so
@@ -142,21 +232,16 @@ def load_config(path: Path) -> Config:
             hint="run eventqa from your project folder or pass --config PATH",
         )
     try:
-        document = YAML(typ="rt").load(path.read_text(encoding="utf-8"))
-    except RecursionError:
-        raise ConfigError(
-            f"nests more than {MAX_DEPTH} levels deep", location=Location(display)
-        ) from None
-    except MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        where = Location(display, mark.line + 1, mark.column + 1) if mark else Location(display)
-        problem = error.problem or error.context or "invalid YAML"
-        raise ConfigError(f"could not parse YAML: {problem}", location=where) from None
+        text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise ConfigError("is not UTF-8 text", location=Location(display)) from None
-    if document is None:
-        document = {}
-    source = ConfigSource(path, display, document)
+    parsed = ParsedCache(path.parent, text)
+    source = kept = parsed.get()
+    if source is None:
+        document = _parse(text, display)
+        source = ConfigSource(path, display, {} if document is None else document)
+    source.path, source.display = path, display
+    document = source.document
     if not isinstance(document, dict):
         raise ConfigError("must be a mapping of settings", location=source.locate(()))
     if (deep := _too_deep(document)) is not None:
@@ -180,6 +265,8 @@ def load_config(path: Path) -> Config:
         problems.sort(key=lambda p: (p.location.line or 0) if p.location else 0)
         raise ConfigErrors(problems) from None
     checked.save()
+    if kept is None:
+        parsed.put(source)
     config._source = source
     config._project_dir = path.parent
     return config

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
 from datetime import UTC, datetime, timedelta
@@ -559,28 +560,64 @@ class EventConfig(Strict):
 class ConfigSource:
     """Where each key of checks.yaml is, so any error can name its line."""
 
-    def __init__(self, path: Path, display: str, document: Any):
+    def __init__(
+        self,
+        path: Path,
+        display: str,
+        document: Any,
+        lines: dict[tuple[str | int, ...], int] | None = None,
+    ):
         self.path = path
         self.display = display
         self.document = document
+        self._lines = lines
+
+    @property
+    def lines(self) -> dict[tuple[str | int, ...], int]:
+        """The line of every key and list item by its path, and of the document at `()`."""
+        if self._lines is None:
+            self._lines = positions(self.document)
+        return self._lines
 
     def locate(self, loc: tuple[str | int, ...]) -> Location:
         """The line of the deepest node of `loc` present in the document."""
-        node, line = self.document, None
+        node: Any = self.document
+        line: int | None = None
+        at: tuple[str | int, ...] = ()
         for part in loc:
-            lc = getattr(node, "lc", None)
-            if isinstance(node, dict) and part in node:
-                if lc is not None:
-                    line = lc.key(part)[0] + 1
-                node = node[part]
-            elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
-                if lc is not None:
-                    line = lc.item(part)[0] + 1
-                node = node[part]
-            # Parts the document does not hold (a union's tag, say) are skipped.
-        if line is None and getattr(self.document, "lc", None) is not None:
-            line = self.document.lc.line + 1
-        return Location(self.display, line)
+            held = (isinstance(node, dict) and part in node) or (
+                isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+            )
+            if not held:
+                continue  # parts the document does not hold (a union's tag, say) are skipped
+            at = (*at, part)
+            line = self.lines.get(at, line)
+            node = node[part]
+        return Location(self.display, line if line is not None else self.lines.get(()))
+
+
+def positions(document: Any) -> dict[tuple[str | int, ...], int]:
+    """The 1-based line of each key and item of a document ruamel.yaml loaded, by path."""
+    lines: dict[tuple[str | int, ...], int] = {}
+    if getattr(document, "lc", None) is not None and document.lc.line is not None:
+        lines[()] = document.lc.line + 1
+    stack: list[tuple[tuple[str | int, ...], Any]] = [((), document)]
+    while stack:
+        at, node = stack.pop()
+        lc = getattr(node, "lc", None)
+        if isinstance(node, dict):
+            items: list[tuple[str | int, Any]] = list(node.items())
+        elif isinstance(node, list):
+            items = list(enumerate(node))
+        else:
+            continue
+        for part, value in items:
+            if lc is not None:
+                with contextlib.suppress(KeyError, IndexError, TypeError):
+                    where = lc.key(part) if isinstance(node, dict) else lc.item(part)
+                    lines[(*at, part)] = where[0] + 1
+            stack.append(((*at, part), value))
+    return lines
 
 
 class Config(Strict):

@@ -1,0 +1,107 @@
+"""`.eventqa/config.parsed`: checks.yaml read back without ruamel.yaml while its text is the same."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from eventqa.config import load_config
+from eventqa.config.loader import ParsedCache
+from tests.conftest import REPO
+
+LOAD = textwrap.dedent(
+    """
+    import json, sys
+    from pathlib import Path
+    from eventqa.config import load_config
+    from eventqa.errors import EventQAError
+    try:
+        config = load_config(Path(sys.argv[1]))
+        shown = config.model_dump(mode="json")
+    except EventQAError as error:
+        shown = str(error)
+    print(json.dumps([shown, "ruamel.yaml" in sys.modules]))
+    """
+)
+
+
+def _load(checks: Path) -> tuple[object, bool]:
+    import json
+
+    done = subprocess.run(
+        [sys.executable, "-c", LOAD, str(checks)], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    shown, parsed = json.loads(done.stdout)
+    return shown, parsed
+
+
+def _project(tmp_path: Path, text: str) -> Path:
+    (tmp_path / ".eventqa").mkdir(exist_ok=True)  # a project that ran before
+    checks = tmp_path / "checks.yaml"
+    checks.write_text(text)
+    return checks
+
+
+def test_the_same_text_is_read_back_with_the_same_config_and_lines(tmp_path):
+    checks = _project(tmp_path, (REPO / "checks.yaml").read_text())
+    first, parsed = _load(checks)
+    assert parsed
+    again, parsed = _load(checks)
+    assert not parsed and again == first
+    # Every key and item is located on the line ruamel.yaml gives it.
+    shutil.move(tmp_path / ".eventqa", tmp_path / "kept")
+    fresh = load_config(checks)._source
+    shutil.move(tmp_path / "kept", tmp_path / ".eventqa")
+    kept = ParsedCache(tmp_path, checks.read_text()).get()
+    assert fresh is not None and kept is not None
+    assert kept.lines == fresh.lines and len(fresh.lines) > 50
+    for at in fresh.lines:
+        assert kept.locate((*at, "absent")).line == fresh.locate((*at, "absent")).line
+
+
+def test_a_changed_text_is_parsed_again_and_errors_still_name_their_line(tmp_path):
+    checks = _project(tmp_path, "defaults:\n  window: 2h\n")
+    assert _load(checks)[1] and not _load(checks)[1]
+    checks.write_text("defaults:\n  window: 2h\n  severty: warning\n")
+    shown, parsed = _load(checks)
+    assert parsed and "checks.yaml:3: defaults.severty: unknown key 'severty'" in str(shown)
+    assert _load(checks)[1]  # an invalid document is never kept
+
+
+def test_what_json_would_not_give_back_is_parsed_every_time(tmp_path):
+    # Valid documents holding YAML timestamps or binary: JSON would return something else.
+    exclusion = "      - start: 2026-01-01T00:00:00Z\n        end: 2026-01-02\n        reason: x\n"
+    for text in (
+        f"defaults:\n  volume:\n    exclusions:\n{exclusion}",
+        "tables:\n  BackendEvent: !!binary YmFja2VuZA==\n",
+    ):
+        checks = _project(tmp_path, text)
+        first = _load(checks)
+        assert first[1] and not isinstance(first[0], str), first  # valid, and parsed
+        assert _load(checks) == first
+    quoted = exclusion.replace("2026-01-01T00:00:00Z", "'2026-01-01T00:00:00Z'")
+    checks = _project(
+        tmp_path,
+        f"defaults:\n  volume:\n    exclusions:\n{quoted}".replace("2026-01-02", "'2026-01-02'"),
+    )
+    first = _load(checks)
+    assert first[1] and _load(checks) == (first[0], False)  # strings: kept
+
+
+def test_a_damaged_file_is_parsed_again(tmp_path):
+    checks = _project(tmp_path, "defaults:\n  window: 2h\n")
+    first = _load(checks)
+    (tmp_path / ".eventqa" / "config.parsed").write_text("{not json")
+    assert _load(checks) == first
+    assert not _load(checks)[1]  # and written again
+
+
+def test_loading_never_creates_the_folder(tmp_path):
+    checks = tmp_path / "checks.yaml"
+    checks.write_text("defaults:\n  window: 2h\n")
+    assert _load(checks)[1] and _load(checks)[1]
+    assert not (tmp_path / ".eventqa").exists()
