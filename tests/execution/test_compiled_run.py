@@ -107,6 +107,38 @@ def test_a_batch_out_of_memory_is_split_under_the_same_limit(demo, monkeypatch, 
             assert events is not None and events.group(1).count(",") == 0, statement[:400]
 
 
+def test_a_rule_out_of_memory_is_an_error_for_that_rule_alone(demo):
+    """Past 16 times the limit, the rule whose SQL needs the memory fails; the rest still run."""
+    project, until = demo
+    since = until - timedelta(days=7)
+    config = project.config_path.read_text()
+    path = re.search(r"(?m)^( +)path: .*$", config)
+    assert path is not None
+    capped = f"{path.group(0)}\n{path.group(1)}memory_limit: 8MB\n{path.group(1)}threads: 2"
+    # A list of every event_id repeated 20,000 times: far more than 16 x 8MB, and unspillable.
+    greedy = (
+        "      - sql:\n"
+        "          query: >\n"
+        "            SELECT * FROM {batch} WHERE (SELECT len(list(b.event_id)) FROM\n"
+        "            (SELECT event_id, unnest(range(0, 20000)) AS k FROM {batch}) AS b) < 0\n"
+        "        description: a rule that needs too much memory\n"
+    )
+    anchor = "  user_followed_user:\n    rules:\n"
+    assert anchor in config
+    config = config.replace(path.group(0), capped, 1).replace(anchor, anchor + greedy, 1)
+    project.config_path.write_text(config)
+    project = Project(project.config_path)
+    project.generate()
+    run = project.run(Selection(events=("user_followed_user",)), since, until, alert=False)
+    (event,) = run.events
+    broken = [c for c in event.checks if c.status == Status.ERROR]
+    assert [c.description for c in broken] == ["a rule that needs too much memory"]
+    assert "out of memory" in (broken[0].error or "").lower()
+    others = [c for c in event.checks if c is not broken[0]]
+    assert others and all(c.status != Status.ERROR for c in others)
+    assert any(c.status == Status.FAILED for c in others)  # the demo's planted defects
+
+
 def test_a_statement_reads_the_payloads_of_its_events_in_one_scan(demo, statements):
     """On DuckDB the events' rows stream from one scan to every branch that parses them."""
     project, until = demo

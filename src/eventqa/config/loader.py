@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib.util
 import json
 import math
 import types
@@ -13,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from eventqa.config.models import Config, ConfigSource
+from eventqa.config.models import Config, ConfigSource, positions
 from eventqa.config.sql import CheckedQueries
 from eventqa.errors import ConfigError, ConfigErrors, Location
 
@@ -144,23 +145,25 @@ class ParsedCache:
 
     def __init__(self, directory: Path, text: str):
         self.path = directory / ".eventqa" / "config.parsed"
-        import importlib.util
-
-        digest = hashlib.sha256(Path(__file__).read_bytes())
+        # What the kept document and lines come from: this loader, `positions` and ruamel.yaml
+        # (its __init__ holds its version), and the text.
+        sources = [Path(__file__), Path(positions.__code__.co_filename)]
         spec = importlib.util.find_spec("ruamel.yaml")
         if spec is not None and spec.origin is not None:
-            digest.update(Path(spec.origin).read_bytes())  # holds its version
+            sources.append(Path(spec.origin))
+        digest = hashlib.sha256()
+        for source in sources:
+            digest.update(source.read_bytes())
         digest.update(text.encode())
         self.key = digest.hexdigest()
 
-    def get(self) -> ConfigSource | None:
+    def get(self) -> tuple[Any, dict[tuple[str | int, ...], int]] | None:
         """The document and its lines when parsed from this very text (None: parse it)."""
         try:
             kept = json.loads(self.path.read_text(encoding="utf-8"))
             if kept["key"] != self.key:
                 return None
-            lines = {tuple(at): int(line) for at, line in kept["lines"]}
-            return ConfigSource(Path(), "", kept["document"], lines)
+            return kept["document"], {tuple(at): int(line) for at, line in kept["lines"]}
         except (OSError, ValueError, KeyError, TypeError):
             return None  # never written, or damaged: parse again
 
@@ -184,11 +187,11 @@ def _plain(node: Any) -> Any:
     Dates, tagged scalars, keys that are not strings and non-finite numbers are not plain: JSON
     would not give them back as they were.
     """
-    if node is None or type(node) is bool:
+    if node is None or isinstance(node, bool):
         return node
     if isinstance(node, str):
         return str(node)
-    if isinstance(node, int) and not isinstance(node, bool):
+    if isinstance(node, int):
         return int(node)
     if isinstance(node, float):
         return float(node) if math.isfinite(node) else _NOT_PLAIN
@@ -236,11 +239,12 @@ def load_config(path: Path) -> Config:
     except UnicodeDecodeError:
         raise ConfigError("is not UTF-8 text", location=Location(display)) from None
     parsed = ParsedCache(path.parent, text)
-    source = kept = parsed.get()
-    if source is None:
+    kept = parsed.get()
+    if kept is None:
         document = _parse(text, display)
         source = ConfigSource(path, display, {} if document is None else document)
-    source.path, source.display = path, display
+    else:
+        source = ConfigSource(path, display, *kept)
     document = source.document
     if not isinstance(document, dict):
         raise ConfigError("must be a mapping of settings", location=source.locate(()))

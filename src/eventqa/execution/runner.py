@@ -516,17 +516,14 @@ def _run_plans(
     rejected: dict[tuple[int, int], CheckResult] = {}
     try:
         rows = warehouse.query(connection, statement, table=table, divisible=len(plans) > 1)
-    except OutOfMemoryError:
-        if len(plans) == 1:
-            raise
-        # Half the events in each of two statements, under the same limit: memory stays capped.
-        SQL_LOG.info("%s: %d events out of memory, split in two statements", table, len(plans))
-        halves = [plans[: len(plans) // 2], plans[len(plans) // 2 :]]
-        return _in_batches(warehouse, connection, table, halves, declared, window, bucket)
-    except RejectedSQLError:
-        if len(plans) > 1:  # find the event at fault: each alone
-            alone = [[plan] for plan in plans]
-            return _in_batches(warehouse, connection, table, alone, declared, window, bucket)
+    except RejectedSQLError as error:
+        if len(plans) > 1:
+            if isinstance(error, OutOfMemoryError):  # half each, under the same memory limit
+                SQL_LOG.info("%s: %d events out of memory, split in two", table, len(plans))
+                split = [plans[: len(plans) // 2], plans[len(plans) // 2 :]]
+            else:  # find the event at fault: each alone
+                split = [[plan] for plan in plans]
+            return _in_batches(warehouse, connection, table, split, declared, window, bucket)
         rejected = _reject_broken_checks(warehouse, connection, plans[0], table, window)
         statement = table_statement(plans, table, names, window, warehouse, bucket)
         rows = warehouse.query(connection, statement, table=table)
