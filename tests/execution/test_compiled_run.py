@@ -139,6 +139,57 @@ def test_a_rule_out_of_memory_is_an_error_for_that_rule_alone(demo):
     assert any(c.status == Status.FAILED for c in others)  # the demo's planted defects
 
 
+# RE2 (DuckDB, Snowflake) has no lookbehind; GX's kwargs are not checked against it.
+LOOKBEHIND = (
+    "      - expectation:\n"
+    "          type: expect_column_values_to_match_regex\n"
+    '          kwargs: {column: reason, regex: "(?<=FAILURE)_"}\n'
+)
+
+
+def with_rule(checks, event: str, rule: str) -> None:
+    """checks.yaml with `rule` first among `event`'s rules."""
+    anchor = f"  {event}:\n"
+    text = checks.read_text()
+    head, tail = text.split(anchor, 1)
+    body, rest = tail.split("    rules:\n", 1)
+    assert "\n  " not in body.rstrip("\n").replace("\n    ", ""), "rules: must be the event's"
+    checks.write_text(head + anchor + body + "    rules:\n" + rule + rest)
+
+
+def test_a_check_of_any_kind_the_warehouse_rejects_is_an_error_for_that_check_alone(
+    demo, statements
+):
+    """Not only `sql` rules: an expectation whose SQL the warehouse refuses fails alone."""
+    project, until = demo
+    with_rule(project.config_path, "payment_failed", LOOKBEHIND)
+    project = Project(project.config_path)
+    project.generate()
+    since = until - timedelta(days=7)
+    statements.clear()
+    run = project.run(Selection(table="backend__events"), since, until, alert=False)
+    sent = len(statements)
+    assert len(run.events) == 7 and run.exit_code == 3  # a check could not run
+    errors = [(e.event, c) for e in run.events for c in e.checks if c.status == Status.ERROR]
+    assert [(event, c.expectation_type) for event, c in errors] == [
+        ("payment_failed", "expect_column_values_to_match_regex")
+    ]
+    assert "invalid perl operator" in (errors[0][1].error or "")
+    payment = next(e for e in run.events if e.event == "payment_failed")
+    assert payment.status == Status.ERROR and payment.row_count > 0
+    rule = next(
+        c for c in payment.checks if c.description == "processor errors carry the processor's code"
+    )
+    assert rule.status == Status.FAILED and rule.unexpected_count  # its planted defect, still found
+    assert any(e.status == Status.FAILED for e in run.events if e.event != "payment_failed")
+    # Found by halving the events, then the checks: fewer statements than the event has checks
+    # (each event alone, then each check alone, took more than 7 + 32).
+    assert sent < len(payment.checks), sent
+    # Alone, the event reports the same.
+    alone = project.run(Selection(events=("payment_failed",)), since, until, alert=False)
+    assert _outcomes(alone) == {k: v for k, v in _outcomes(run).items() if k[0] == "payment_failed"}
+
+
 def test_a_statement_reads_the_payloads_of_its_events_in_one_scan(demo, statements):
     """On DuckDB the events' rows stream from one scan to every branch that parses them."""
     project, until = demo

@@ -192,3 +192,34 @@ def test_counts_per_event_and_hour_agree_between_warehouses(twin_warehouses):
         assert latest == max(v for n, _, _, v in expected if n == name).astimezone(UTC)
         assert on_snowflake.newest[name] == latest
     assert set(on_duckdb.newest) == set(newest)
+
+
+# A string field between two numbers: the warehouse refuses to compare them. (The emulator
+# answers errors it does not translate, such as a regex RE2 refuses, with an HTTP 500 that the
+# connector retries for a minute.)
+MISMATCH = (
+    "      - expectation:\n"
+    "          type: expect_column_values_to_be_between\n"
+    "          kwargs: {column: reason, min_value: 1, max_value: 2}\n"
+)
+
+
+def test_a_check_the_emulator_rejects_is_an_error_for_that_check_alone(twin_warehouses):
+    from eventqa.results import Status
+    from eventqa.service import Project
+    from tests.execution.test_compiled_run import with_rule
+
+    _, snow, until = twin_warehouses
+    with_rule(snow.config_path, "payment_failed", MISMATCH)
+    snow = Project(snow.config_path)
+    snow.generate()
+    run = snow.run(Selection(table="backend__events"), until - timedelta(days=7), until)
+    assert len(run.events) == 7 and run.exit_code == 3
+    errors = [(e.event, c) for e in run.events for c in e.checks if c.status == Status.ERROR]
+    assert [(event, c.expectation_type) for event, c in errors] == [
+        ("payment_failed", "expect_column_values_to_be_between")
+    ]
+    assert "VARCHAR" in (errors[0][1].error or "")
+    payment = next(e for e in run.events if e.event == "payment_failed")
+    assert sum(c.status == Status.FAILED for c in payment.checks) >= 1  # the rest still ran
+    assert any(e.status == Status.FAILED for e in run.events if e.event != "payment_failed")

@@ -56,6 +56,9 @@ _EXPECTED_KEYS = ("min_value", "max_value", "value_set", "regex", "or_equal", "m
 GX_LOCK = threading.Lock()
 
 
+RULE = "unexpected_rows_expectation"  # the expectation type of `sql` rules (offending rows)
+
+
 @dataclass(frozen=True)
 class EventJob:
     """One event to check: its suite document and where its rows are."""
@@ -430,7 +433,7 @@ def reproduction_sql(
     plan: EventPlan, relation: RelationPlan, check: Compiled, window: Window
 ) -> str | None:
     """The query a person pastes to see a failed check's rows (the relation's own SQL)."""
-    if check.failing is None and check.expectation["type"] != "unexpected_rows_expectation":
+    if check.failing is None and check.expectation["type"] != RULE:
         return None
     sql = plan.projection.sql
     ctes = [f"w AS (\n{window_rows(plan.job.table, window, sql)}\n)"]
@@ -440,7 +443,7 @@ def reproduction_sql(
         ctes.append(f"{plan.rows.cte} AS (\n{relation_select(plan, plan.rows)}\n)")
     ctes.append(f"p AS (\n{relation_select(plan, relation)}\n)")
     prefix = "WITH " + ",\n".join(ctes)
-    if check.expectation["type"] == "unexpected_rows_expectation":
+    if check.expectation["type"] == RULE:
         select = f"SELECT * FROM (\n{offending_rows(check.expectation, 'p')}\n) AS offending"
     else:
         select = f"SELECT * FROM p\nWHERE {check.failing}"
@@ -517,16 +520,19 @@ def _run_plans(
     try:
         rows = warehouse.query(connection, statement, table=table, divisible=len(plans) > 1)
     except RejectedSQLError as error:
-        if len(plans) > 1:
-            if isinstance(error, OutOfMemoryError):  # half each, under the same memory limit
-                SQL_LOG.info("%s: %d events out of memory, split in two", table, len(plans))
-                split = [plans[: len(plans) // 2], plans[len(plans) // 2 :]]
-            else:  # find the event at fault: each alone
-                split = [[plan] for plan in plans]
+        if len(plans) > 1:  # half each: under the same memory limit, or to find the event at fault
+            why = "out of memory" if isinstance(error, OutOfMemoryError) else "rejected"
+            SQL_LOG.info("%s: %d events %s, split in two", table, len(plans), why)
+            split = [plans[: len(plans) // 2], plans[len(plans) // 2 :]]
             return _in_batches(warehouse, connection, table, split, declared, window, bucket)
-        rejected = _reject_broken_checks(warehouse, connection, plans[0], table, window)
-        statement = table_statement(plans, table, names, window, warehouse, bucket)
-        rows = warehouse.query(connection, statement, table=table)
+        while True:  # set aside the checks at fault until the rest runs (each pass sets one aside)
+            rejected |= _reject_broken_checks(warehouse, connection, plans[0], table, window, error)
+            statement = table_statement(plans, table, names, window, warehouse, bucket)
+            try:
+                rows = warehouse.query(connection, statement, table=table)
+                break
+            except RejectedSQLError as again:
+                error = again
     found: dict[int, dict[str, Any]] = {}  # an event's aggregates by name (-1: the table's)
     counts: dict[str | None, dict[datetime, int]] = {}
     newest: dict[str | None, datetime] = {}
@@ -700,31 +706,72 @@ def _in_batches(
 
 
 def _reject_broken_checks(
-    warehouse: Warehouse, connection: Any, plan: EventPlan, table: str, window: Window
+    warehouse: Warehouse,
+    connection: Any,
+    plan: EventPlan,
+    table: str,
+    window: Window,
+    error: RejectedSQLError,
 ) -> dict[tuple[int, int], CheckResult]:
-    """Checks whose own SQL the warehouse rejects: an `error` each, with the warehouse's words.
+    """Checks the warehouse rejects: an `error` each, with its words; they leave the plan.
 
-    Only user SQL (`sql` rules) can be at fault; each is tried alone over its relation, and those
-    rejected leave the plan so the event's other checks still run.
+    User SQL (`sql` rules) is the likely fault, so the rules are tried first, then the other
+    checks (an `expectation:` rule the warehouse cannot run, a regex its engine refuses, a check
+    that needs more memory than it may use): a group the warehouse rejects is halved until the
+    checks at fault are found alone, a few statements for one among many. When each runs alone
+    but not all together, every check left is an `error` with the statement's own message: the
+    event's checks fail, never the whole run.
     """
+    sql = warehouse.sql
     rejected: dict[tuple[int, int], CheckResult] = {}
     ctes = ", ".join(_ctes([plan], table, window, warehouse, False))
-    for relation in plan.relations:
-        for check in list(relation.checks):
-            if check.expectation["type"] != "unexpected_rows_expectation":
+
+    def probe(group: list[tuple[RelationPlan, Compiled]]) -> None:
+        branches = []
+        for relation in plan.relations:
+            values = [
+                aggregate.replace("{relation}", relation.cte)
+                for member, check in group
+                if member is relation
+                for aggregate in check.aggregates
+            ]
+            if not values:
                 continue
-            probe = f"WITH {ctes}\nSELECT {check.aggregates[0].replace('{relation}', relation.cte)}"
-            try:
-                warehouse.query(connection, probe, table=table)
-            except RejectedSQLError as error:
-                relation.checks.remove(check)
-                fields = base_result(check.expectation)
-                rejected[(0, check.position)] = CheckResult(
-                    **fields, status=Status.ERROR, error=error.message
-                )
+            branch = f"SELECT {sql.json_array(values)} AS result"
+            if any(c.expectation["type"] != RULE for m, c in group if m is relation):
+                branch += f" FROM {relation.reads or relation.cte}{sql.one_group}"
+            branches.append(branch)  # rules are scalar subqueries: no FROM, one row
+        warehouse.query(connection, f"WITH {ctes}\n" + "\nUNION ALL\n".join(branches), table=table)
+
+    def find(group: list[tuple[RelationPlan, Compiled]]) -> None:
+        try:
+            probe(group)
+        except RejectedSQLError as alone:
+            if len(group) > 1:
+                find(group[: len(group) // 2])
+                find(group[len(group) // 2 :])
+                return
+            relation, check = group[0]
+            rejected[(0, check.position)] = _set_aside(relation, check, alone.message)
+
+    checks = [(relation, check) for relation in plan.relations for check in relation.checks]
+    for rules in (True, False):
+        group = [(r, c) for r, c in checks if (c.expectation["type"] == RULE) == rules]
+        if group:
+            find(group)
+        if rejected:
+            return rejected
+    for relation, check in checks:
+        rejected[(0, check.position)] = _set_aside(relation, check, error.message)
     if not rejected:
-        raise RejectedSQLError(f"the warehouse rejected the checks of {plan.job.event}")
+        raise error
     return rejected
+
+
+def _set_aside(relation: RelationPlan, check: Compiled, message: str) -> CheckResult:
+    """The check leaves its relation's plan; its result is an `error` with the warehouse's words."""
+    relation.checks.remove(check)
+    return CheckResult(**base_result(check.expectation), status=Status.ERROR, error=message)
 
 
 def sample_statement(
@@ -752,7 +799,7 @@ def sample_statement(
         value: str | None = None
         rows = relation.cte
         condition = check.failing
-        if check.expectation["type"] == "unexpected_rows_expectation":
+        if check.expectation["type"] == RULE:
             offending = offending_rows(check.expectation, relation.cte)
             rows, condition, value = f"({offending}) AS o", "TRUE", sql.row_json("o")
         elif columns & plan.sensitive:
@@ -795,7 +842,7 @@ def _with_samples(
     plan: EventPlan, position: int, result: CheckResult, samples: list[Any]
 ) -> CheckResult:
     """A failed check with the values (or, for row rules, the rows) that failed it."""
-    if result.expectation_type == "unexpected_rows_expectation":
+    if result.expectation_type == RULE:
         text = plan.job.suite["expectations"][position]["kwargs"]["unexpected_rows_query"]
         kept = []
         for row in samples:
