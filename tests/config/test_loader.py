@@ -269,6 +269,27 @@ def test_regexes_the_warehouse_rejects_are_config_errors(tmp_path, pattern):
     )
 
 
+@pytest.mark.parametrize(
+    ("kind", "kwargs"),
+    [
+        ("match_regex", "regex: '(?<=X)a'"),
+        ("not_match_regex", "regex: '(a)\\1'"),
+        ("match_regex_list", "regex_list: ['^a', 'a(?=b)']"),
+    ],
+)
+def test_regexes_of_expectation_rules_the_warehouse_rejects_are_config_errors(
+    tmp_path, kind, kwargs
+):
+    text = (
+        "events:\n  e:\n    rules:\n      - expectation:\n"
+        f"          type: expect_column_values_to_{kind}\n"
+        f"          kwargs: {{column: f, {kwargs}}}\n"
+    )
+    message = error_for(tmp_path, text)
+    assert message.startswith("checks.yaml:6: events.e.rules[0].expectation.kwargs: "), message
+    assert "is not a valid regular expression in the warehouse (RE2 syntax): " in message
+
+
 def test_a_deep_document_is_one_error(tmp_path):
     message = error_for(tmp_path, "events:\n  e: " + "[" * 100 + "]" * 100 + "\n")
     assert message == "checks.yaml:2: events.e: nests more than 64 levels deep"

@@ -194,20 +194,10 @@ def test_counts_per_event_and_hour_agree_between_warehouses(twin_warehouses):
     assert set(on_duckdb.newest) == set(newest)
 
 
-# A string field between two numbers: the warehouse refuses to compare them. (The emulator
-# answers errors it does not translate, such as a regex RE2 refuses, with an HTTP 500 that the
-# connector retries for a minute.)
-MISMATCH = (
-    "      - expectation:\n"
-    "          type: expect_column_values_to_be_between\n"
-    "          kwargs: {column: reason, min_value: 1, max_value: 2}\n"
-)
-
-
 def test_a_check_the_emulator_rejects_is_an_error_for_that_check_alone(twin_warehouses):
     from eventqa.results import Status
     from eventqa.service import Project
-    from tests.execution.test_compiled_run import with_rule
+    from tests.execution.test_compiled_run import MISMATCH, with_rule
 
     _, snow, until = twin_warehouses
     with_rule(snow.config_path, "payment_failed", MISMATCH)

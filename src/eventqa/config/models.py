@@ -417,20 +417,28 @@ class Matches(Strict):
     @field_validator("pattern")
     @classmethod
     def _compiles(cls, value: str) -> str:
-        # DuckDB and Snowflake match with RE2-like syntax: no lookaround, no backreferences.
-        # Python's `re` accepts those, and every check using them would fail in the warehouse.
-        import re2
-
-        options = re2.Options()
-        options.log_errors = False  # else RE2 logs each error to stderr itself
-        try:
-            re2.compile(value, options)
-        except re2.error as error:
-            reason = error.args[0].decode() if error.args else str(error)
+        if (reason := re2_problem(value)) is not None:
             raise ValueError(
                 f"is not a valid regular expression in the warehouse (RE2 syntax): {reason}"
-            ) from None
+            )
         return value
+
+
+def re2_problem(pattern: str) -> str | None:
+    """Why the warehouse cannot match `pattern`, or None when it can.
+
+    DuckDB and Snowflake match with RE2-like syntax: no lookaround, no backreferences. Python's
+    `re` accepts those, and every check using them would be refused by the warehouse.
+    """
+    import re2
+
+    options = re2.Options()
+    options.log_errors = False  # else RE2 logs each error to stderr itself
+    try:
+        re2.compile(pattern, options)
+    except re2.error as error:
+        return error.args[0].decode() if error.args else str(error)
+    return None
 
 
 class Unique(Strict):
@@ -475,6 +483,15 @@ class GXExpectation(Strict):
     @classmethod
     def _finite(cls, value: dict[str, Any]) -> dict[str, Any]:
         reject_non_finite(value)
+        # The regexes of match_regex(_list) and their negations run in the warehouse.
+        listed = value.get("regex_list")
+        regexes = [value.get("regex"), *(listed if isinstance(listed, list) else [])]
+        for regex in regexes:
+            if isinstance(regex, str) and (reason := re2_problem(regex)) is not None:
+                raise ValueError(
+                    f"{regex!r} is not a valid regular expression in the warehouse "
+                    f"(RE2 syntax): {reason}"
+                )
         return value
 
 
