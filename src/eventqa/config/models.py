@@ -417,15 +417,13 @@ class Matches(Strict):
     @field_validator("pattern")
     @classmethod
     def _compiles(cls, value: str) -> str:
-        if (reason := re2_problem(value)) is not None:
-            raise ValueError(
-                f"is not a valid regular expression in the warehouse (RE2 syntax): {reason}"
-            )
+        if (problem := re2_problem(value)) is not None:
+            raise ValueError(problem)
         return value
 
 
 def re2_problem(pattern: str) -> str | None:
-    """Why the warehouse cannot match `pattern`, or None when it can.
+    """Why the warehouse cannot match `pattern` ("is not a valid ..."), or None when it can.
 
     DuckDB and Snowflake match with RE2-like syntax: no lookaround, no backreferences. Python's
     `re` accepts those, and every check using them would be refused by the warehouse.
@@ -437,7 +435,8 @@ def re2_problem(pattern: str) -> str | None:
     try:
         re2.compile(pattern, options)
     except re2.error as error:
-        return error.args[0].decode() if error.args else str(error)
+        reason = error.args[0].decode() if error.args else str(error)
+        return f"is not a valid regular expression in the warehouse (RE2 syntax): {reason}"
     return None
 
 
@@ -487,11 +486,8 @@ class GXExpectation(Strict):
         listed = value.get("regex_list")
         regexes = [value.get("regex"), *(listed if isinstance(listed, list) else [])]
         for regex in regexes:
-            if isinstance(regex, str) and (reason := re2_problem(regex)) is not None:
-                raise ValueError(
-                    f"{regex!r} is not a valid regular expression in the warehouse "
-                    f"(RE2 syntax): {reason}"
-                )
+            if isinstance(regex, str) and (problem := re2_problem(regex)) is not None:
+                raise ValueError(f"{regex!r} {problem}")
         return value
 
 

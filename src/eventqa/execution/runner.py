@@ -16,7 +16,7 @@ import re
 import threading
 import time
 from collections.abc import Collection, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -525,7 +525,7 @@ def _run_plans(
             SQL_LOG.info("%s: %d events %s, split in two", table, len(plans), why)
             split = [plans[: len(plans) // 2], plans[len(plans) // 2 :]]
             return _in_batches(warehouse, connection, table, split, declared, window, bucket)
-        while True:  # set aside the checks at fault until the rest runs (each pass sets one aside)
+        while True:  # set aside the checks at fault until the rest runs (each pass, one or more)
             rejected |= _reject_broken_checks(warehouse, connection, plans[0], table, window, error)
             statement = table_statement(plans, table, names, window, warehouse, bucket)
             try:
@@ -722,26 +722,18 @@ def _reject_broken_checks(
     but not all together, every check left is an `error` with the statement's own message: the
     event's checks fail, never the whole run.
     """
-    sql = warehouse.sql
     rejected: dict[tuple[int, int], CheckResult] = {}
-    ctes = ", ".join(_ctes([plan], table, window, warehouse, False))
 
     def probe(group: list[tuple[RelationPlan, Compiled]]) -> None:
-        branches = []
-        for relation in plan.relations:
-            values = [
-                aggregate.replace("{relation}", relation.cte)
-                for member, check in group
-                if member is relation
-                for aggregate in check.aggregates
-            ]
-            if not values:
-                continue
-            branch = f"SELECT {sql.json_array(values)} AS result"
-            if any(c.expectation["type"] != RULE for m, c in group if m is relation):
-                branch += f" FROM {relation.reads or relation.cte}{sql.one_group}"
-            branches.append(branch)  # rules are scalar subqueries: no FROM, one row
-        warehouse.query(connection, f"WITH {ctes}\n" + "\nUNION ALL\n".join(branches), table=table)
+        """The event's own statement, with only these checks."""
+        kept = {id(check) for _, check in group}
+        relations = [
+            replace(r, checks=[c for c in r.checks if id(c) in kept]) for r in plan.relations
+        ]
+        alone = replace(plan, relations=relations)
+        warehouse.query(
+            connection, table_statement([alone], table, None, window, warehouse), table=table
+        )
 
     def find(group: list[tuple[RelationPlan, Compiled]]) -> None:
         try:
