@@ -10,6 +10,11 @@ through GX's engine instead.
 Where the dialect has a bounded "smallest n values" aggregate, a check also carries its samples in
 its own aggregates (`Compiled.inline`): the table statement then returns them with the counts, and
 the samples statement runs only for the checks whose inline values cannot be known to be complete.
+
+Each aggregate is kept as data (`Aggregate`: a function, its argument, the rendered SQL), so the
+same check runs either as its own SQL over its relation or, where the warehouse fuses a table's
+events into one pipeline (`fused`), as a field of that pipeline. Column references go through
+`Compiler.ref`, which is where the two differ.
 """
 
 from __future__ import annotations
@@ -43,6 +48,27 @@ class Outcome:
     observed_value: Any = None
 
 
+@dataclass(frozen=True)
+class Aggregate:
+    """One value a check reads from its relation: `sql`, and what it is made of.
+
+    `function` is COUNT (non-null `argument`s, or rows for `*`), COUNT_IF (rows where the
+    condition `argument` holds), SUM, MIN, MAX or SMALLEST (the `limit` smallest values, a list),
+    each over an expression of the relation's columns; `family` names the SQL type of MIN, MAX
+    and SMALLEST arguments (integer, double, text, boolean). DUPLICATES (rows whose `keys` occur
+    more than once, with `sampled`: the JSON of a duplicated value) and ROWS (a row rule's
+    subquery, `argument` its query over `{relation}`) read the relation again.
+    """
+
+    sql: str
+    function: str
+    argument: str = "*"
+    family: str = ""
+    limit: int | None = None
+    keys: tuple[str, ...] = ()
+    sampled: str | None = None
+
+
 @dataclass
 class Compiled:
     """One expectation as SQL over its relation `r` (aggregates) and its rows (`failing`)."""
@@ -50,7 +76,7 @@ class Compiled:
     position: int
     expectation: dict[str, Any]
     grain: str
-    aggregates: list[str]
+    parts: list[Aggregate]
     judge: Callable[[list[Any]], Outcome]
     failing: str | None = None  # predicate over the relation's rows: the rows that fail
     sample: str | None = None  # what to show of a failing row (a column), when values help
@@ -60,12 +86,25 @@ class Compiled:
     # are exactly the SAMPLE_SIZE smallest distinct failing values a samples statement would fetch.
     inline: Callable[[list[Any]], tuple[list[str], bool]] | None = None
 
+    @property
+    def aggregates(self) -> list[str]:
+        """The SQL of each aggregate, over `{relation}`."""
+        return [part.sql for part in self.parts]
 
-def _count(condition: str) -> str:
-    return f"COUNT(CASE WHEN {condition} THEN 1 END)"
+
+def _count(condition: str) -> Aggregate:
+    return Aggregate(f"COUNT(CASE WHEN {condition} THEN 1 END)", "COUNT_IF", condition)
 
 
-def _duplicates(columns: list[str], sampled: tuple[str, str] | None = None) -> str:
+def _count_star() -> Aggregate:
+    return Aggregate("COUNT(*)", "COUNT")
+
+
+def _of(function: str, argument: str, family: str = "") -> Aggregate:
+    return Aggregate(f"{function}({argument})", function, argument, family)
+
+
+def _duplicates(columns: list[str], sampled: tuple[str, str] | None = None) -> Aggregate:
     """Rows whose (non-null) values occur more than once in the relation.
 
     A grouped subquery rather than a window over the relation: it reads only these columns, and
@@ -77,9 +116,11 @@ def _duplicates(columns: list[str], sampled: tuple[str, str] | None = None) -> s
     present = " AND ".join(f"{c} IS NOT NULL" for c in columns)
     grouped = f"FROM {{relation}} WHERE {present} GROUP BY {listed} HAVING COUNT(*) > 1"
     if sampled is None:
-        return f"(SELECT COALESCE(SUM(n), 0) FROM (SELECT COUNT(*) AS n {grouped}) AS duplicated)"
+        text = f"(SELECT COALESCE(SUM(n), 0) FROM (SELECT COUNT(*) AS n {grouped}) AS duplicated)"
+        return Aggregate(text, "DUPLICATES", keys=tuple(columns))
     value, selected = sampled
-    return f"(SELECT {selected} FROM (SELECT COUNT(*) AS n, {value} AS v {grouped}) AS duplicated)"
+    text = f"(SELECT {selected} FROM (SELECT COUNT(*) AS n, {value} AS v {grouped}) AS duplicated)"
+    return Aggregate(text, "DUPLICATES", keys=tuple(columns), sampled=value)
 
 
 def _unpacked(judge: Callable[[list[Any]], Outcome], at: int) -> Callable[[list[Any]], Outcome]:
@@ -118,9 +159,11 @@ def _packed(at: int, values: list[Any]) -> tuple[list[str], bool]:
     return found, len(packed) < 3 or _complete(found, packed[2])
 
 
-def sample_json(column: str, types: dict[str, str], sql: DialectSQL) -> str:
+def sample_json(
+    column: str, types: dict[str, str], sql: DialectSQL, ref: Callable[[str], str] | None = None
+) -> str:
     """A column's value as the JSON text a sample carries (timestamps as epoch microseconds)."""
-    value = quote_identifier(column)
+    value = (ref or quote_identifier)(column)
     return sql.to_json(sql.epoch_us(value) if is_timestamp(column, types) else value)
 
 
@@ -145,14 +188,32 @@ def _between(value: Any, kwargs: dict[str, Any], low: Any, high: Any) -> bool:
     return bool(above and below)
 
 
-class Compiler:
-    """Compiles one suite's expectations in a warehouse's dialect."""
+# The SQL type family of a typed column's values, by proto value type (`Aggregate.family`).
+_FAMILIES = {
+    "int32": "integer", "int64": "integer", "uint32": "integer", "uint64": "integer",
+    "float": "double", "double": "double", "bool": "boolean", "timestamp": "integer",
+}  # fmt: skip
 
-    def __init__(self, suite: dict[str, Any], sql: DialectSQL, parameters: dict[str, datetime]):
+
+class Compiler:
+    """Compiles one suite's expectations in a warehouse's dialect.
+
+    `ref` turns a projection column's name into SQL: the quoted name of a column of the event's
+    relation by default, or an expression of a fused pipeline's columns.
+    """
+
+    def __init__(
+        self,
+        suite: dict[str, Any],
+        sql: DialectSQL,
+        parameters: dict[str, datetime],
+        ref: Callable[[str], str] | None = None,
+    ):
         self.sql = sql
         self.parameters = parameters
         self.types: dict[str, str] = suite["meta"]["eventqa"]["columns"]
         self.sensitive = set(suite["meta"]["eventqa"].get("sensitive", []))
+        self.ref: Callable[[str], str] = ref or quote_identifier
 
     # -- values --------------------------------------------------------------------------------
 
@@ -175,9 +236,16 @@ class Compiler:
     def _is_timestamp(self, column: str) -> bool:
         return is_timestamp(column, self.types)
 
-    def _observed(self, column: str, aggregate: str) -> str:
-        """An aggregate that comes back through JSON: timestamps travel as epoch microseconds."""
-        return self.sql.epoch_us(aggregate) if self._is_timestamp(column) else aggregate
+    def _family(self, column: str) -> str:
+        """The SQL type family of a column's values, as they come back (`_observed`)."""
+        if self._is_timestamp(column):
+            return "integer"
+        return _FAMILIES.get(self.types.get(column, ""), "text")
+
+    def _observed(self, column: str) -> str:
+        """A column's values as an aggregate returns them through JSON: timestamps as epoch µs."""
+        value = self.ref(column)
+        return self.sql.epoch_us(value) if self._is_timestamp(column) else value
 
     def _from_json(self, column: str, value: Any) -> Any:
         if value is not None and self._is_timestamp(column):
@@ -196,7 +264,7 @@ class Compiler:
         operator = {"==": "=", "!=": "<>"}.get(condition["operator"], condition["operator"])
         if operator not in ("=", "<>", "<", "<=", ">", ">="):
             raise _Unsupported
-        column = quote_identifier(condition["column"]["name"])
+        column = self.ref(condition["column"]["name"])
         return f"{column} {operator} {self.literal(condition['parameter'])}"
 
     # -- expectations --------------------------------------------------------------------------
@@ -228,10 +296,10 @@ class Compiler:
             return
         reads: list[str] = []
         if compiled.sample is not None:
-            value = sample_json(compiled.sample, self.types, self.sql)
+            value = sample_json(compiled.sample, self.types, self.sql, self.ref)
         elif meta.get("check") == "type" and relation_of(kwargs.get("column", "")) == "":
             reads = [f"nonconforming({kwargs['column']})"]
-            value = self.sql.to_json(quote_identifier(reads[0]))
+            value = self.sql.to_json(self.ref(reads[0]))
         else:
             return
         chosen = f"CASE WHEN {compiled.failing} THEN {value} END"
@@ -239,8 +307,11 @@ class Compiler:
         if smallest is None:
             return
         compiled.columns += reads
-        compiled.inline = partial(_smallest, len(compiled.aggregates))
-        compiled.aggregates += [smallest, f"MAX({chosen})"]
+        compiled.inline = partial(_smallest, len(compiled.parts))
+        compiled.parts += [
+            Aggregate(smallest, "SMALLEST", chosen, "text", INLINE_VALUES),
+            _of("MAX", chosen, "text"),
+        ]
 
     def _map(
         self,
@@ -255,13 +326,13 @@ class Compiler:
     ) -> Compiled:
         """A column map expectation: GX ignores nulls unless the check is about nulls."""
         kwargs = expectation["kwargs"]
-        column = quote_identifier(kwargs["column"])
+        column = self.ref(kwargs["column"])
         domain = self.domain(kwargs)
         mostly = float(kwargs.get("mostly", 1.0))
         failing = f"({domain}) AND ({unexpected})"
         if not nulls_count:
             failing = f"({domain}) AND {column} IS NOT NULL AND ({unexpected})"
-        aggregates = [
+        parts = [
             _count(domain),
             _count(f"({domain}) AND {column} IS NULL"),
             _count(failing),
@@ -279,7 +350,7 @@ class Compiler:
             position,
             expectation,
             grain,
-            aggregates,
+            parts,
             judge,
             failing,
             kwargs["column"],
@@ -289,7 +360,7 @@ class Compiler:
     def _expect_column_values_to_not_be_null(
         self, position: int, expectation: dict[str, Any], grain: str, kwargs: dict[str, Any]
     ) -> Compiled:
-        column = quote_identifier(kwargs["column"])
+        column = self.ref(kwargs["column"])
         compiled = self._map(position, expectation, grain, f"{column} IS NULL", nulls_count=True)
         compiled.sample = None  # the failing value is NULL by definition
         return compiled
@@ -297,7 +368,7 @@ class Compiler:
     def _expect_column_values_to_be_in_set(
         self, position: int, expectation: dict[str, Any], grain: str, kwargs: dict[str, Any]
     ) -> Compiled:
-        column = quote_identifier(kwargs["column"])
+        column = self.ref(kwargs["column"])
         values = [self.literal(self.resolve(v)) for v in kwargs["value_set"]]
         unexpected = f"{column} NOT IN ({', '.join(values)})" if values else "TRUE"
         return self._map(position, expectation, grain, unexpected)
@@ -305,7 +376,7 @@ class Compiler:
     def _expect_column_values_to_not_be_in_set(
         self, position: int, expectation: dict[str, Any], grain: str, kwargs: dict[str, Any]
     ) -> Compiled:
-        column = quote_identifier(kwargs["column"])
+        column = self.ref(kwargs["column"])
         values = [self.literal(self.resolve(v)) for v in kwargs["value_set"]]
         unexpected = f"{column} IN ({', '.join(values)})" if values else "FALSE"
         return self._map(position, expectation, grain, unexpected)
@@ -313,7 +384,7 @@ class Compiler:
     def _expect_column_values_to_be_between(
         self, position: int, expectation: dict[str, Any], grain: str, kwargs: dict[str, Any]
     ) -> Compiled:
-        column = quote_identifier(kwargs["column"])
+        column = self.ref(kwargs["column"])
         low, high = self.resolve(kwargs.get("min_value")), self.resolve(kwargs.get("max_value"))
         if low is None and high is None:
             raise _Unsupported
@@ -329,7 +400,7 @@ class Compiler:
     def _expect_column_values_to_match_regex(
         self, position: int, expectation: dict[str, Any], grain: str, kwargs: dict[str, Any]
     ) -> Compiled:
-        column = quote_identifier(kwargs["column"])
+        column = self.ref(kwargs["column"])
         unexpected = f"NOT ({self.sql.regex_search(column, str(kwargs['regex']))})"
         return self._map(position, expectation, grain, unexpected)
 
@@ -338,18 +409,18 @@ class Compiler:
     ) -> Compiled:
         if kwargs.get("row_condition"):
             raise _Unsupported  # GX counts duplicates over the whole batch; keep it exact there
-        column = quote_identifier(kwargs["column"])
+        column = self.ref(kwargs["column"])
         name = f"_dup{position}"
         window = f"COUNT({column}) OVER (PARTITION BY {column}) AS {name}"
         # GX counts duplicates with a subquery: 0, not NULL, over an empty window.
         compiled = self._map(position, expectation, grain, f"{name} > 1", windows=[window], empty=0)
-        compiled.aggregates[2] = _duplicates([column])
+        compiled.parts[2] = _duplicates([column])
         smallest = self.sql.smallest("v", SAMPLE_SIZE)
         if smallest is not None and kwargs["column"] not in self.sensitive:
             # The duplicated values come from the same grouping: distinct by construction.
-            value = sample_json(kwargs["column"], self.types, self.sql)
+            value = sample_json(kwargs["column"], self.types, self.sql, self.ref)
             selected = self.sql.json_array(["COALESCE(SUM(n), 0)", smallest])
-            compiled.aggregates[2] = _duplicates([column], (value, selected))
+            compiled.parts[2] = _duplicates([column], (value, selected))
             compiled.judge = _unpacked(compiled.judge, 2)
             compiled.inline = partial(_packed, 2)
         return compiled
@@ -361,14 +432,14 @@ class Compiler:
             "all_values_are_missing"
         ):
             raise _Unsupported
-        columns = [quote_identifier(c) for c in kwargs["column_list"]]
+        columns = [self.ref(c) for c in kwargs["column_list"]]
         name = f"_dup{position}"
         window = f"COUNT(*) OVER (PARTITION BY {', '.join(columns)}) AS {name}"
         all_missing = " AND ".join(f"{c} IS NULL" for c in columns)
         # GX joins each row to its group's count on equality, so rows with any NULL never match.
         failing = " AND ".join(f"{c} IS NOT NULL" for c in columns) + f" AND {name} > 1"
         mostly = float(kwargs.get("mostly", 1.0))
-        aggregates = ["COUNT(*)", _count(all_missing), _duplicates(columns)]
+        parts = [_count_star(), _count(all_missing), _duplicates(columns)]
 
         def judge(values: list[Any]) -> Outcome:
             total, missing, bad = (int(v or 0) for v in values)
@@ -377,16 +448,15 @@ class Compiler:
             percent = _percent(bad, considered) if total else None
             return Outcome(success, total, bad if total else None, percent)
 
-        return Compiled(position, expectation, grain, aggregates, judge, failing, None, [window])
+        return Compiled(position, expectation, grain, parts, judge, failing, None, [window])
 
     def _aggregate_between(
         self,
         position: int,
         expectation: dict[str, Any],
         grain: str,
-        aggregate: str,
+        parts: list[Aggregate],
         convert: Callable[[list[Any]], Any],
-        extra: list[str] | None = None,
     ) -> Compiled:
         kwargs = expectation["kwargs"]
         low, high = self.resolve(kwargs.get("min_value")), self.resolve(kwargs.get("max_value"))
@@ -395,7 +465,7 @@ class Compiler:
             observed = convert(values)
             return Outcome(_between(observed, kwargs, low, high), observed_value=observed)
 
-        return Compiled(position, expectation, grain, [aggregate, *(extra or [])], judge)
+        return Compiled(position, expectation, grain, parts, judge)
 
     def _expect_column_max_to_be_between(
         self, position: int, expectation: dict[str, Any], grain: str, kwargs: dict[str, Any]
@@ -403,9 +473,9 @@ class Compiler:
         if kwargs.get("row_condition"):
             raise _Unsupported
         name = kwargs["column"]
-        aggregate = self._observed(name, f"MAX({quote_identifier(name)})")
+        aggregate = _of("MAX", self._observed(name), self._family(name))
         return self._aggregate_between(
-            position, expectation, grain, aggregate, lambda v: self._from_json(name, v[0])
+            position, expectation, grain, [aggregate], lambda v: self._from_json(name, v[0])
         )
 
     def _expect_column_min_to_be_between(
@@ -414,9 +484,9 @@ class Compiler:
         if kwargs.get("row_condition"):
             raise _Unsupported
         name = kwargs["column"]
-        aggregate = self._observed(name, f"MIN({quote_identifier(name)})")
+        aggregate = _of("MIN", self._observed(name), self._family(name))
         return self._aggregate_between(
-            position, expectation, grain, aggregate, lambda v: self._from_json(name, v[0])
+            position, expectation, grain, [aggregate], lambda v: self._from_json(name, v[0])
         )
 
     def _expect_column_proportion_of_non_null_values_to_be_between(
@@ -424,15 +494,14 @@ class Compiler:
     ) -> Compiled:
         if kwargs.get("row_condition"):
             raise _Unsupported
-        column = quote_identifier(kwargs["column"])
+        column = self.ref(kwargs["column"])
 
         def proportion(values: list[Any]) -> float:
             total, nonnull = int(values[0] or 0), int(values[1] or 0)
             return nonnull / total if total > 0 else 0
 
-        return self._aggregate_between(
-            position, expectation, grain, "COUNT(*)", proportion, [f"COUNT({column})"]
-        )
+        parts = [_count_star(), _of("COUNT", column)]
+        return self._aggregate_between(position, expectation, grain, parts, proportion)
 
     def _expect_table_row_count_to_be_between(
         self, position: int, expectation: dict[str, Any], grain: str, kwargs: dict[str, Any]
@@ -440,7 +509,7 @@ class Compiler:
         if kwargs.get("row_condition"):
             raise _Unsupported
         return self._aggregate_between(
-            position, expectation, grain, "COUNT(*)", lambda v: int(v[0] or 0)
+            position, expectation, grain, [_count_star()], lambda v: int(v[0] or 0)
         )
 
     def _unexpected_rows_expectation(
@@ -451,26 +520,25 @@ class Compiler:
             raise _Unsupported
         # A scalar subquery over the same relation (`{batch}`), counted in the same statement.
         body = query.rstrip("; \t\r\n\v\f").replace("{batch}", "{relation}")
-        aggregate = f"(SELECT COUNT(*) FROM ({body}) AS offending)"
+        text = f"(SELECT COUNT(*) FROM ({body}) AS offending)"
 
         def judge(values: list[Any]) -> Outcome:
             count = int(values[0] or 0)
             return Outcome(count == 0, unexpected_count=count, observed_value=count)
 
-        compiled = Compiled(position, expectation, grain, [aggregate], judge)
+        compiled = Compiled(position, expectation, grain, [Aggregate(text, "ROWS", body)], judge)
         compiled.failing = None  # its rows are its own query's (see `offending_rows`)
         row = self.sql.row_json("offending")
         smallest = self.sql.smallest(row, INLINE_VALUES)
         if smallest is not None:  # the offending rows, in the same subquery
             selected = self.sql.json_array(["COUNT(*)", smallest, f"MAX({row})"])
-            compiled.aggregates = [
-                f"(SELECT {selected} FROM ({body}) AS offending{self.sql.one_group})"
-            ]
+            text = f"(SELECT {selected} FROM ({body}) AS offending{self.sql.one_group})"
+            compiled.parts = [Aggregate(text, "ROWS", body, sampled=selected)]
             compiled.judge = _unpacked(judge, 0)
             compiled.inline = partial(_packed, 0)
         return compiled
 
-    def over_list(self, compiled: Compiled) -> list[str] | None:
+    def over_list(self, compiled: Compiled) -> list[Aggregate] | None:
         """A set check's counts over the row relation's lists of values (an object's keys).
 
         The same counts the unnested relation gives; None when not this kind of check. Reading
@@ -486,13 +554,13 @@ class Compiler:
             unexpected = f"_k NOT IN ({values})" if values else "TRUE"
         else:
             unexpected = f"_k IN ({values})" if values else "FALSE"
-        listed = quote_identifier(kwargs["column"])
+        listed = self.ref(kwargs["column"])
         counts = [
             self.sql.count_in_list(listed, "TRUE"),
             self.sql.count_in_list(listed, "_k IS NULL"),
             self.sql.count_in_list(listed, f"_k IS NOT NULL AND ({unexpected})"),
         ]
-        return [c for c in counts if c is not None] if all(counts) else None
+        return [_of("SUM", count) for count in counts if count] if all(counts) else None
 
 
 class _Unsupported(Exception):

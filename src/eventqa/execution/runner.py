@@ -194,7 +194,7 @@ def plan_event(job: EventJob, index: int, warehouse: Warehouse, window: Window) 
         if plan.relation.query is None or not plan.checks or None in listed:
             continue
         for check, aggregates in zip(plan.checks, listed, strict=True):
-            check.aggregates, check.inline = aggregates or [], None
+            check.parts, check.inline = aggregates or [], None
         plan.reads = rows.cte
     return EventPlan(
         job,

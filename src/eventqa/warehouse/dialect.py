@@ -161,10 +161,9 @@ class DialectSQL:
     one_group = ""
 
     def count_in_list(self, values: str, condition: str) -> str | None:
-        """An aggregate: how many elements of the list column `values` meet `condition`.
+        """How many elements of the list `values` meet `condition` (a row's count, to sum).
 
-        `condition` is a predicate over `_k`, one element; the count is summed over the rows.
-        None where lists are not read this way.
+        `condition` is a predicate over `_k`, one element. None where lists are not read this way.
         """
         return None
 

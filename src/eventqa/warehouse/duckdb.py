@@ -302,7 +302,7 @@ class DuckDBSQL(DialectSQL):
 
     @override
     def count_in_list(self, values: str, condition: str) -> str | None:
-        return f"SUM(len(list_filter({values}, lambda _k: {condition})))"
+        return f"len(list_filter({values}, lambda _k: {condition}))"
 
     @override
     def smallest(self, value: str, count: int) -> str | None:
