@@ -199,7 +199,10 @@ class Compiler:
     """Compiles one suite's expectations in a warehouse's dialect.
 
     `ref` turns a projection column's name into SQL: the quoted name of a column of the event's
-    relation by default, or an expression of a fused pipeline's columns.
+    relation by default, or an expression of a fused pipeline's columns. `constant`, where given,
+    stands in for each constant a check compares with (a value, a bound, a set as a list), given
+    its SQL literal and value: a fused pipeline evaluates one expression for every event whose
+    checks differ only in their constants, reading each event's own.
     """
 
     def __init__(
@@ -208,12 +211,14 @@ class Compiler:
         sql: DialectSQL,
         parameters: dict[str, datetime],
         ref: Callable[[str], str] | None = None,
+        constant: Callable[[str, Any], str] | None = None,
     ):
         self.sql = sql
         self.parameters = parameters
         self.types: dict[str, str] = suite["meta"]["eventqa"]["columns"]
         self.sensitive = set(suite["meta"]["eventqa"].get("sensitive", []))
         self.ref: Callable[[str], str] = ref or quote_identifier
+        self.constant = constant
 
     # -- values --------------------------------------------------------------------------------
 
@@ -232,6 +237,27 @@ class Compiler:
         if isinstance(value, datetime):
             return self.sql.timestamp_literal(value)
         return self.sql.literal(str(value))
+
+    def value(self, value: Any) -> str:
+        """A constant a check compares with: its literal, or the fused pipeline's stand-in."""
+        literal = self.literal(value)
+        return self.constant(literal, value) if self.constant else literal
+
+    def membership(self, column: str, value_set: list[Any], inside: bool) -> str:
+        """Whether `column` is (`inside`) or is not in a set of values, as SQL.
+
+        Standard `IN`; a fused pipeline reads the set as one list constant instead (the same
+        answer for a non-null value when the set holds no null).
+        """
+        values = [self.resolve(v) for v in value_set]
+        if not values:
+            return "FALSE" if inside else "TRUE"
+        if self.constant and None not in values:
+            listed = "[" + ", ".join(self.literal(v) for v in values) + "]"
+            found = f"list_contains({self.constant(listed, values)}, {column})"
+            return found if inside else f"NOT {found}"
+        listed = ", ".join(self.literal(v) for v in values)
+        return f"{column} {'IN' if inside else 'NOT IN'} ({listed})"
 
     def _is_timestamp(self, column: str) -> bool:
         return is_timestamp(column, self.types)
@@ -265,7 +291,7 @@ class Compiler:
         if operator not in ("=", "<>", "<", "<=", ">", ">="):
             raise _Unsupported
         column = self.ref(condition["column"]["name"])
-        return f"{column} {operator} {self.literal(condition['parameter'])}"
+        return f"{column} {operator} {self.value(condition['parameter'])}"
 
     # -- expectations --------------------------------------------------------------------------
 
@@ -369,16 +395,14 @@ class Compiler:
         self, position: int, expectation: dict[str, Any], grain: str, kwargs: dict[str, Any]
     ) -> Compiled:
         column = self.ref(kwargs["column"])
-        values = [self.literal(self.resolve(v)) for v in kwargs["value_set"]]
-        unexpected = f"{column} NOT IN ({', '.join(values)})" if values else "TRUE"
+        unexpected = self.membership(column, kwargs["value_set"], inside=False)
         return self._map(position, expectation, grain, unexpected)
 
     def _expect_column_values_to_not_be_in_set(
         self, position: int, expectation: dict[str, Any], grain: str, kwargs: dict[str, Any]
     ) -> Compiled:
         column = self.ref(kwargs["column"])
-        values = [self.literal(self.resolve(v)) for v in kwargs["value_set"]]
-        unexpected = f"{column} IN ({', '.join(values)})" if values else "FALSE"
+        unexpected = self.membership(column, kwargs["value_set"], inside=True)
         return self._map(position, expectation, grain, unexpected)
 
     def _expect_column_values_to_be_between(
@@ -391,10 +415,10 @@ class Compiler:
         outside = []
         if low is not None:
             operator = "<=" if kwargs.get("strict_min") else "<"
-            outside.append(f"{column} {operator} {self.literal(low)}")
+            outside.append(f"{column} {operator} {self.value(low)}")
         if high is not None:
             operator = ">=" if kwargs.get("strict_max") else ">"
-            outside.append(f"{column} {operator} {self.literal(high)}")
+            outside.append(f"{column} {operator} {self.value(high)}")
         return self._map(position, expectation, grain, " OR ".join(outside))
 
     def _expect_column_values_to_match_regex(
@@ -549,11 +573,7 @@ class Compiler:
         sets = ("expect_column_values_to_be_in_set", "expect_column_values_to_not_be_in_set")
         if kind not in sets or kwargs.get("row_condition"):
             return None
-        values = ", ".join(self.literal(self.resolve(v)) for v in kwargs["value_set"])
-        if kind == sets[0]:
-            unexpected = f"_k NOT IN ({values})" if values else "TRUE"
-        else:
-            unexpected = f"_k IN ({values})" if values else "FALSE"
+        unexpected = self.membership("_k", kwargs["value_set"], inside=kind == sets[1])
         listed = self.ref(kwargs["column"])
         counts = [
             self.sql.count_in_list(listed, "TRUE"),

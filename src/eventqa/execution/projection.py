@@ -161,6 +161,11 @@ class Projection:
 
     def kind(self, text: str) -> str:
         """The JSON kind of a value from its JSON text (NULL when absent)."""
+        return self.lexical_kind(text)
+
+    @staticmethod
+    def lexical_kind(text: str) -> str:
+        """The JSON kind of a value from its JSON text, read the same way by every dialect."""
         return (
             f"CASE WHEN {text} IS NULL THEN NULL WHEN {text} = 'null' THEN 'null' "
             f"WHEN {text} IN ('true', 'false') THEN 'boolean' "
@@ -172,15 +177,24 @@ class Projection:
             f"THEN 'integer' ELSE 'number' END"
         )
 
-    def typed(self, kind: str, text: str, string: str, value_type: str) -> str:
+    def typed(
+        self,
+        kind: str,
+        text: str,
+        string: str,
+        value_type: str,
+        int64_as_string: bool | None = None,
+    ) -> str:
         """The value in its proto type, NULL when absent, null or not conforming.
 
-        `kind`, `text` and `string` name the value's JSON kind, JSON text and string form.
+        `kind`, `text` and `string` name the value's JSON kind, JSON text and string form;
+        `int64_as_string`, the payload encoding when not the suite's own.
         """
         sql = self.sql
         vt = ValueType(value_type)
+        as_string = self.int64_as_string if int64_as_string is None else int64_as_string
         if vt in INTEGER_RANGES:
-            if self.int64_as_string and vt in (ValueType.INT64, ValueType.UINT64):
+            if as_string and vt in (ValueType.INT64, ValueType.UINT64):
                 digits = f"CASE WHEN {kind} = 'string' THEN {string} ELSE {text} END"
                 return (
                     f"CASE WHEN {kind} IN ('integer', 'string') "

@@ -28,6 +28,7 @@ from eventqa.execution.compiler import (
     offending_rows,
     sample_json,
 )
+from eventqa.execution.fused import UNITS, FusedScan, NotFusable
 from eventqa.execution.projection import (
     Projection,
     Relation,
@@ -298,16 +299,52 @@ def table_statement(
     With `bucket`, it also counts the window's rows per event name and bucket (the volume the
     monitoring judges), with each bucket's newest timestamp: in the same scan.
     """
+    return _statement(plans, table, declared, window, warehouse, bucket)[0]
+
+
+def _statement(
+    plans: list[EventPlan],
+    table: str,
+    declared: list[str] | None,
+    window: Window,
+    warehouse: Warehouse,
+    bucket: timedelta | None = None,
+) -> tuple[str, FusedScan | None]:
+    """The table statement, and its fused pipeline where the dialect runs one (else None)."""
     sql = warehouse.sql
-    ctes = _ctes(plans, table, window, warehouse, False)
+    fused = None
+    if sql.fused and plans:
+        try:
+            fused = FusedScan(plans, lambda suite: suite_parameters(suite, window.until), sql)
+        except NotFusable as why:
+            SQL_LOG.info("%s: checks of one branch per event (%s)", table, why)
+    if fused is not None:
+        ctes = fused.ctes(window_rows(table, window, sql))
+        branches = fused.branches()
+    else:
+        ctes = _ctes(plans, table, window, warehouse, False)
+        branches = []
+        for index, plan in enumerate(plans):
+            for number, reads, pairs in _branches(plan):
+                branches.append(
+                    f"SELECT {index} AS event_index, {number} AS relation_index, "
+                    f"{sql.json_array([value for _, value in pairs])} AS result "
+                    f"FROM {reads}{sql.one_group}"
+                )
+    branches += _table_branches(plans, table, declared, window, sql, bucket)
+    return f"WITH {', '.join(ctes)}\n" + "\nUNION ALL\n".join(branches), fused
+
+
+def _table_branches(
+    plans: list[EventPlan],
+    table: str,
+    declared: list[str] | None,
+    window: Window,
+    sql: DialectSQL,
+    bucket: timedelta | None,
+) -> list[str]:
+    """The table's own rows of the statement: undeclared names, volume, rows after the clock."""
     branches = []
-    for index, plan in enumerate(plans):
-        for number, reads, pairs in _branches(plan):
-            branches.append(
-                f"SELECT {index} AS event_index, {number} AS relation_index, "
-                f"{sql.json_array([value for _, value in pairs])} AS result "
-                f"FROM {reads}{sql.one_group}"
-            )
     if declared is not None:
         names = ", ".join(sql.literal(name) for name in sorted(declared))
         undeclared = f"event_name NOT IN ({names})" if names else "TRUE"
@@ -335,7 +372,7 @@ def table_statement(
     late = after_clock_branch(plans, table, window, sql)
     if late is not None:
         branches.append(late)
-    return f"WITH {', '.join(ctes)}\n" + "\nUNION ALL\n".join(branches)
+    return branches
 
 
 def after_clock_branch(
@@ -515,7 +552,7 @@ def _run_plans(
         return _in_batches(warehouse, connection, table, batches, declared, window, bucket)
     started = time.monotonic()
     names = declared[0] if declared is not None else None
-    statement = table_statement(plans, table, names, window, warehouse, bucket)
+    statement, fused = _statement(plans, table, names, window, warehouse, bucket)
     rejected: dict[tuple[int, int], CheckResult] = {}
     try:
         rows = warehouse.query(connection, statement, table=table, divisible=len(plans) > 1)
@@ -527,7 +564,7 @@ def _run_plans(
             return _in_batches(warehouse, connection, table, split, declared, window, bucket)
         while True:  # set aside the checks at fault until the rest runs (each pass, one or more)
             rejected |= _reject_broken_checks(warehouse, connection, plans[0], table, window, error)
-            statement = table_statement(plans, table, names, window, warehouse, bucket)
+            statement, fused = _statement(plans, table, names, window, warehouse, bucket)
             try:
                 rows = warehouse.query(connection, statement, table=table)
                 break
@@ -542,8 +579,12 @@ def _run_plans(
         for e, plan in enumerate(plans)
         for r, _, pairs in _branches(plan)
     }
+    fused_rows = []
     for e, r, result in rows:
         e, r = int(e), int(r)
+        if e <= UNITS:
+            fused_rows.append((e, r, result))
+            continue
         if e == AFTER_CLOCK:
             name, count, latest = json.loads(result)
             after_clock[name] = (int(count), EPOCH + timedelta(microseconds=int(latest)))
@@ -558,6 +599,9 @@ def _run_plans(
             continue
         names = TABLE_KEYS if e < 0 else named[(e, r)]
         found.setdefault(e, {}).update(zip(names, json.loads(result), strict=True))
+    fused_values = fused.decode(fused_rows) if fused is not None else {}
+    for index, count in (fused.row_counts(fused_rows) if fused is not None else {}).items():
+        found.setdefault(index, {})["n"] = count
     statements = 1
     results: dict[int, dict[int, CheckResult]] = {i: {} for i in range(len(plans))}
     where: dict[tuple[int, int], tuple[RelationPlan, Compiled]] = {}
@@ -566,13 +610,20 @@ def _run_plans(
         values = found.get(index, {})
         for relation in plan.relations:
             for check in relation.checks:
-                got = [values.get(f"c{check.position}_{i}") for i in range(len(check.aggregates))]
-                result = results[index][check.position] = _check_result(check, got)
+                # Judged as compiled for the statement that ran (a fused pipeline's columns or
+                # the relation's); samples and reproduction always read the relation.
+                judged = check
+                if fused is not None:
+                    judged = fused.placed[(index, check.position)].check
+                    got = fused_values[(index, check.position)]
+                else:
+                    got = [values.get(f"c{check.position}_{i}") for i in range(len(check.parts))]
+                result = results[index][check.position] = _check_result(judged, got)
                 where[(index, check.position)] = (relation, check)
                 # Samples the table statement carried (`Compiled.inline`), where complete; the
                 # samples statement fetches the others.
-                if check.inline is not None and _failed(result):
-                    inline, complete = check.inline(got)
+                if judged.inline is not None and _failed(result):
+                    inline, complete = judged.inline(got)
                     if complete:
                         texts[(index, check.position)] = inline
     samples_sql, wanted = sample_statement(plans, results, where, table, window, warehouse, texts)

@@ -167,6 +167,63 @@ class DialectSQL:
         """
         return None
 
+    # -- one pipeline per table (`execution.fused`), where the warehouse runs it ----------------
+
+    # Whether a table's events share one pipeline (`execution.fused`) rather than a branch each.
+    fused = False
+
+    def fused_extract(self, doc: str, paths: list[list[str] | None], guarded: bool) -> str:
+        """The JSON texts at `paths` in `doc`, as one list, in one parse (None: nothing read).
+
+        `guarded`: `doc` may not be JSON at all; the list is then NULL.
+        """
+        raise NotImplementedError
+
+    def fused_keys(self, doc: str, guarded: bool) -> str:
+        """The keys of the JSON text `doc` when it is an object; an empty list for other JSON."""
+        raise NotImplementedError
+
+    def fused_object_keys(self, text: str, keys: str | None = None) -> str:
+        """The keys of a value's JSON text when it is an object, else NULL (as `key_list`).
+
+        `keys`: the text's keys already read (`fused_keys`), when they were.
+        """
+        raise NotImplementedError
+
+    def fused_root_kind(self, text: str, lexical: str) -> str:
+        """The kind of a payload's valid JSON text: `lexical` (`Projection.lexical_kind`), or an
+        equivalent that is cheaper for the common kinds."""
+        return lexical
+
+    def fused_string(self, value: str) -> str:
+        """A JSON value's string form (a JSON string without its quotes), as `string_value`."""
+        raise NotImplementedError
+
+    def fused_kind(self, text: str) -> str:
+        """The JSON kind of a value's JSON text as `Projection.kind` reads it (valid JSON only)."""
+        raise NotImplementedError
+
+    def fused_elements(self, text: str) -> str:
+        """The elements of the JSON text `text` when it is an array (a list of JSON), else NULL."""
+        raise NotImplementedError
+
+    def fused_values(self, doc: str) -> str:
+        """The values of the JSON text `doc`'s top level, as a list in `fused_keys`' order."""
+        raise NotImplementedError
+
+    def fused_path(self, path: list[str]) -> str | None:
+        """A path inside a value, as the string `fused_lookup` reads (None for the value)."""
+        raise NotImplementedError
+
+    def fused_lookup(self, keys: str | None, values: str, key: str | None, path: str) -> str:
+        """The JSON text at `path` (a `fused_path` string, or NULL: the value itself) inside
+        the value of `key` in the lists `keys`/`values`; with no keys, inside `values`."""
+        raise NotImplementedError
+
+    def fused_unit(self, number: str, doc: str, texts: str) -> str:
+        """One unit of the pipeline: its number, its document and the JSON texts it reads."""
+        raise NotImplementedError
+
     def smallest(self, value: str, count: int) -> str | None:
         """An aggregate: the `count` smallest non-null values, in order, repeats kept (a list).
 

@@ -165,7 +165,7 @@ class DuckDBSQL(DialectSQL):
     one_group = " GROUP BY 'eventqa'"
     # DuckDB runs every pipeline reading a statement's shared window at once, each holding a few
     # MB per thread whatever the rows: at 512MB, about a dozen fit (README, "Benchmarks").
-    pipelines_per_statement = 12
+    pipelines_per_statement = None
 
     @override
     def timestamp_literal(self, value: datetime) -> str:
@@ -303,6 +303,73 @@ class DuckDBSQL(DialectSQL):
     @override
     def count_in_list(self, values: str, condition: str) -> str | None:
         return f"len(list_filter({values}, lambda _k: {condition}))"
+
+    fused = True
+
+    @override
+    def fused_extract(self, doc: str, paths: list[list[str] | None], guarded: bool) -> str:
+        if not paths:
+            return "NULL"
+        # An index into an object finds nothing without looking at its keys: a cheap filler.
+        listed = ", ".join("'$[0]'" if path is None else self._path(path) for path in paths)
+        extract = f"json_extract({doc}, [{listed}])"
+        return f"try({extract})" if guarded else extract  # try: NULL for text that is not JSON
+
+    @override
+    def fused_keys(self, doc: str, guarded: bool) -> str:
+        return f"try(json_keys({doc}))" if guarded else f"json_keys({doc})"
+
+    @override
+    def fused_object_keys(self, text: str, keys: str | None = None) -> str:
+        return f"CASE WHEN ascii({text}) = 123 THEN {keys or f'json_keys({text})'} END"
+
+    @override
+    def fused_root_kind(self, text: str, lexical: str) -> str:
+        # A text starting with `{`, `"` or `[` reads the same lexically: only those start so.
+        return (
+            f"CASE ascii({text}) WHEN 123 THEN 'object' WHEN 34 THEN 'string' "
+            f"WHEN 91 THEN 'array' ELSE {lexical} END"
+        )
+
+    @override
+    def fused_string(self, value: str) -> str:
+        return f"json_extract_string({value}, '$')"
+
+    @override
+    def fused_kind(self, text: str) -> str:
+        # Valid JSON text tells its kind by its first character; numbers by their digits.
+        return (
+            f"CASE ascii({text}) WHEN 34 THEN 'string' WHEN 123 THEN 'object' "
+            "WHEN 91 THEN 'array' WHEN 110 THEN 'null' WHEN 116 THEN 'boolean' "
+            f"WHEN 102 THEN 'boolean' ELSE CASE WHEN position('.' IN {text}) = 0 "
+            f"AND position('e' IN {text}) = 0 AND position('E' IN {text}) = 0 THEN 'integer' "
+            f"WHEN {text} IS NOT NULL THEN 'number' END END"
+        )
+
+    @override
+    def fused_elements(self, text: str) -> str:
+        return f"CASE WHEN substr({text}, 1, 1) = '[' THEN json_extract({text}, '$[*]') END"
+
+    @override
+    def fused_values(self, doc: str) -> str:
+        return f"try(json_extract({doc}, '$.*'))"
+
+    @override
+    def fused_path(self, path: list[str]) -> str | None:
+        return self._path(path)[1:-1].replace("''", "'") if path else None
+
+    @override
+    def fused_lookup(self, keys: str | None, values: str, key: str | None, path: str) -> str:
+        value = values if keys is None else f"{values}[list_position({keys}, {key})]"
+        if keys is None:
+            return f"json_extract({value}, {path})"
+        return f"CASE WHEN {path} IS NULL THEN {value} ELSE json_extract({value}, {path}) END"
+
+    @override
+    def fused_unit(self, number: str, doc: str, texts: str) -> str:
+        return (
+            f"{{'u': {number}, 'doc': CAST({doc} AS JSON), 'texts': CAST({texts} AS JSON[])}}"
+        )
 
     @override
     def smallest(self, value: str, count: int) -> str | None:
