@@ -29,9 +29,7 @@ def demo(example_project):
     return project, summary.until
 
 
-def test_statements_per_run_do_not_grow_with_the_number_of_events(demo, statements, monkeypatch):
-    # The compiler's promise, without DuckDB's cap on the pipelines of one statement.
-    monkeypatch.setattr(DuckDBSQL, "pipelines_per_statement", None)
+def test_statements_per_run_do_not_grow_with_the_number_of_events(demo, statements):
     project, until = demo
     since = until - timedelta(days=7)
     one = project.run(Selection(events=("user_followed_user",)), since, until, alert=False)
@@ -44,9 +42,10 @@ def test_statements_per_run_do_not_grow_with_the_number_of_events(demo, statemen
     # and (first run only) one grouped count backfilling the table's volume history.
     assert len(sent_for_one) == 2
     assert sum("GROUP BY event_name" in s and "payload" not in s for s in sent_for_one) == 1
-    # The whole table: the same two, plus one for the undeclared event names it found.
-    assert len(sent_for_table) <= 3, sent_for_table
-    assert sum(s.count("UNION ALL") for s in sent_for_table[:1]) >= 7
+    # The whole table: one statement for its 7 events' checks, plus one for the undeclared
+    # event names it found.
+    assert len([s for s in sent_for_table if "AS relation_index" in s]) == 1, sent_for_table
+    assert len(sent_for_table) <= 2, sent_for_table
 
 
 def _outcomes(run):
@@ -57,29 +56,41 @@ def _outcomes(run):
     }
 
 
-def test_duckdb_batches_events_by_pipelines_and_results_do_not_change(
-    demo, statements, monkeypatch
+def _answers(run):
+    """Everything a check reports, but its reproduction SQL (which is the same either way)."""
+    return {
+        (event.event, check.check_id): check.model_dump(mode="json", exclude={"duration_seconds"})
+        for event in run.events
+        for check in event.checks
+    } | {(table.table, check.check_id): check.model_dump(mode="json")
+         for table in run.tables for check in table.checks}  # fmt: skip
+
+
+@pytest.mark.parametrize("table", ["backend__events", "frontend__events"])
+def test_the_fused_pipeline_answers_as_one_branch_per_event_does(
+    demo, statements, monkeypatch, table
 ):
+    """DuckDB's one pipeline per table and the compiler's own per-event statement agree.
+
+    Every field of every check (counts, observed values, samples) over the demo's tables, which
+    hold repeated fields, row rules, uniqueness rules and planted defects of each kind.
+    """
     project, until = demo
     since = until - timedelta(days=7)
-    monkeypatch.setattr(DuckDBSQL, "pipelines_per_statement", None)
-    whole = project.run(Selection(table="backend__events"), since, until, alert=False)
+    fused = project.run(Selection(table=table), since, until, alert=False)
+    assert [s for s in statements if "s AS MATERIALIZED" in s]
     statements.clear()
-    monkeypatch.setattr(DuckDBSQL, "pipelines_per_statement", 4)
-    batched = project.run(Selection(table="backend__events"), since, until, alert=False)
-    scans = [s for s in statements if "AS relation_index" in s]
-    assert len(scans) > 1  # 7 events of 1 to 7 pipelines each cannot share 4
-    assert _outcomes(batched) == _outcomes(whole)
-    # Each event is checked by exactly one statement.
-    for event in whole.events:
-        assert sum(f"'{event.event}'" in s.split("\n", 1)[0] for s in scans) == 1
+    monkeypatch.setattr(DuckDBSQL, "fused", False)
+    branches = project.run(Selection(table=table), since, until, alert=False)
+    assert not [s for s in statements if "s AS MATERIALIZED" in s]
+    assert any(c.status == Status.FAILED for e in fused.events for c in e.checks)
+    assert _answers(fused) == _answers(branches)
 
 
 def test_a_batch_out_of_memory_is_split_under_the_same_limit(demo, monkeypatch, caplog):
     """DuckDB out of memory: a statement of many events is halved; one event alone gets more."""
     project, until = demo
     since = until - timedelta(days=7)
-    monkeypatch.setattr(DuckDBSQL, "pipelines_per_statement", None)
     whole = project.run(Selection(table="backend__events"), since, until, alert=False)
     config = project.config_path.read_text()
     path = re.search(r"(?m)^( +)path: .*$", config)
@@ -100,10 +111,7 @@ def test_a_batch_out_of_memory_is_split_under_the_same_limit(demo, monkeypatch, 
         if "AS relation_index" in message:
             statement = message
         elif message.startswith("DuckDB out of memory: retried"):
-            events = re.search(
-                r"w AS (?:NOT )?MATERIALIZED \(SELECT \* FROM w_all WHERE event_name IN \(([^)]*)\)",
-                statement,
-            )
+            events = re.search(r"FROM w_all WHERE event_name IN \(([^)]*)\)", statement)
             assert events is not None and events.group(1).count(",") == 0, statement[:400]
 
 
@@ -190,68 +198,61 @@ def test_a_check_of_any_kind_the_warehouse_rejects_is_an_error_for_that_check_al
     assert _outcomes(alone) == {k: v for k, v in _outcomes(run).items() if k[0] == "payment_failed"}
 
 
-def test_a_statement_reads_the_payloads_of_its_events_in_one_scan(demo, statements):
-    """On DuckDB the events' rows stream from one scan to every branch that parses them."""
-    project, until = demo
-    since = until - timedelta(days=7)
-    project.run(Selection(table="frontend__events"), since, until, alert=False)
-    statement = next(s for s in statements if "w AS MATERIALIZED" in s)
+def _analyzed(project, statement: str) -> tuple[list[dict], list[dict]]:
+    """The real plan's table scans and materialised CTEs, from DuckDB's EXPLAIN ANALYZE."""
     connection = duckdb.connect(str(open_warehouse(project.config).path), read_only=True)
     try:
-        (plan,) = connection.execute(f"EXPLAIN (FORMAT json) {statement}").fetchall()[0][1:]
+        connection.execute("SET TimeZone = 'UTC'")
+        (plan,) = connection.execute(f"EXPLAIN (ANALYZE, FORMAT json) {statement}").fetchall()[0][
+            1:
+        ]
     finally:
         connection.close()
     scans: list[dict] = []
-
-    def walk(node: dict) -> None:
-        if "Table" in node.get("extra_info", {}):  # SEQ_SCAN of a table
-            scans.append(node)
-        for child in node.get("children", []):
-            walk(child)
-
-    for node in json.loads(plan):
-        walk(node)
-    reading_payload = [s for s in scans if "payload" in json.dumps(s.get("extra_info"))]
-    # One scan for the rows of every event, plus one per branch that unnests elements or keys
-    # (they cannot stream from a shared scan, so they read the table on their own).
-    unnesting = statement.count("unnest(json_extract(a, '$[*]'))")
-    assert 1 <= len(reading_payload) <= 1 + unnesting, len(reading_payload)
-    assert len(reading_payload) < statement.count("event_name = '"), "one scan per event"
-
-
-def test_one_event_statement_parses_its_rows_once_for_all_its_branches(demo, statements):
-    """Alone in its statement, an event's parsed rows stream to its checks, duplicates and rules.
-
-    A shared window would make each of those branches parse the payloads again (DuckDB stores a
-    materialised CTE that reads another one, so only one of them can stream).
-    """
-    project, until = demo
-    since = until - timedelta(days=7)
-    project.run(Selection(events=("user_followed_user",)), since, until, alert=False)
-    (statement,) = [s for s in statements if "AS relation_index" in s]
-    connection = duckdb.connect(str(open_warehouse(project.config).path), read_only=True)
-    try:
-        (plan,) = connection.execute(f"EXPLAIN (FORMAT json) {statement}").fetchall()[0][1:]
-    finally:
-        connection.close()
-    materialised: dict[str, str] = {}
-    scans: list[str] = []
+    ctes: list[dict] = []
 
     def walk(node: dict) -> None:
         info = node.get("extra_info", {})
+        if "Table" in info:  # SEQ_SCAN of a table
+            scans.append(info)
         if node.get("name") == "CTE":
-            materialised[info["Table Index"]] = info["CTE Name"]
-        elif node.get("name") == "CTE_SCAN":
-            scans.append(info["CTE Index"])
+            ctes.append(info)
         for child in node.get("children", []):
             walk(child)
 
-    for node in json.loads(plan):
+    for node in json.loads(plan)["operator"]:
         walk(node)
-    # The row relation (checks, event_id duplicates, the rule, compound uniqueness) is the one
-    # stream; the window is not stored for it.
-    assert list(materialised.values()) == ["e0_r0"]
-    assert len(scans) >= 4
+    return scans, ctes
+
+
+@pytest.mark.parametrize(
+    "selection",
+    [
+        Selection(table="backend__events"),
+        Selection(table="frontend__events"),
+        Selection(events=("user_followed_user",)),
+    ],
+    ids=["backend", "frontend", "one event"],
+)
+def test_a_statement_reads_each_payload_of_its_window_once(demo, statements, selection):
+    """One scan reads the payloads, and its parsed rows stream to every consumer unstored.
+
+    Whatever the events (elements of repeated fields, row rules, uniqueness keys): DuckDB runs
+    the stream `s` as a streaming fan-out to consumers fed directly, none buffered or stored.
+    """
+    project, until = demo
+    since = until - timedelta(days=7)
+    project.run(selection, since, until, alert=False)
+    (statement,) = [s for s in statements if "AS relation_index" in s]
+    scans, ctes = _analyzed(project, statement)
+    assert len([s for s in scans if "payload" in json.dumps(s)]) == 1, scans
+    (stream,) = [c for c in ctes if c["CTE Name"] == "s"]
+    assert stream["Execution Mode"] == "STREAMING_FANOUT", stream
+    assert stream["Chunk Storage"] == "NONE", stream
+    assert stream["Consumers"] == stream["Direct Consumers"], stream
+    assert int(stream["Consumers"]) >= 3  # checks, event_id duplicates, and more
+    # The stream is the only materialised CTE (the window and the views are inlined).
+    assert [c["CTE Name"] for c in ctes] == ["s"]
 
 
 def test_a_run_without_fallback_never_imports_great_expectations(demo):

@@ -67,7 +67,9 @@ SAMPLE_LIMIT = 100  # values a SAMPLE lane keeps (`compiler.INLINE_VALUES`)
 
 
 class NotFusable(Exception):
-    """An event whose checks this pipeline cannot hold (the table runs one branch per event)."""
+    """An event whose checks this pipeline cannot hold: it runs in a statement of its own."""
+
+    event: int | None = None  # the plan's index, once known
 
 
 def case_tree(variable: str, branches: dict[int, str], domain: Iterable[int]) -> str:
@@ -167,8 +169,11 @@ class Templates:
         return self.functions.setdefault((number, function, limit), len(self.functions))
 
     def expression(self, number: int, users: int, joined: str | None = None) -> str:
-        """Column `number`'s SQL, reading each user's constants: from a list indexed by the
-        user's number, or (`joined`) from columns of `varying`'s table, joined on it."""
+        """Column `number`'s SQL, reading each user's constants.
+
+        From a list indexed by the user's number, or (`joined`: the users' column) from the
+        columns of `varying`'s table, joined to the rows on it.
+        """
         text = self.texts[number]
         for i, type_ in enumerate(self.types[number]):
             literals = {user: values[i] for user, values in self.values[number].items()}
@@ -192,10 +197,11 @@ class Templates:
             for i, type_ in enumerate(types):
                 literals = {user: values[i] for user, values in self.values[number].items()}
                 if len(set(literals.values())) > 1:
-                    found[f"{self.prefix}{number}_{i}"] = (type_, [
+                    each = [
                         f"CAST({literals[u]} AS {type_})" if u in literals else "NULL"
                         for u in range(users)
-                    ])  # fmt: skip
+                    ]
+                    found[f"{self.prefix}{number}_{i}"] = (type_, each)
         return found
 
     def columns(self, users: int, guard: str | None) -> list[str]:
@@ -389,7 +395,7 @@ class FusedScan:
         """A projection column of `unit` as SQL over the unit's row of the pipeline."""
         if column in _ENVELOPE:
             return column
-        function, name = parse_column(column)
+        function, _ = parse_column(column)
         position = self._position(unit, column)
         if position is None:
             return "kl0" if function == "keys" else "jp"
@@ -427,7 +433,11 @@ class FusedScan:
             owner = relation_of(parse_column(grain)[1]) if folded else grain
             unit = next(u for u in self.units if u.event == index and u.grain == owner)
             for classic in relation.checks:
-                placed = self._compile(unit, classic, plan, parameters, folded)
+                try:
+                    placed = self._compile(unit, classic, plan, parameters, folded)
+                except NotFusable as why:
+                    why.event = index
+                    raise
                 self.placed[(index, classic.position)] = placed
 
     def _compile(
@@ -495,9 +505,7 @@ class FusedScan:
     def _slot_source(
         self, unit: Unit, slot: int, part: Aggregate, constants: dict[int, tuple[str, str]]
     ) -> tuple[str, Any]:
-        if part.function == "COUNT" and part.argument == "*" or (
-            part.function == "COUNT_IF" and part.argument == "TRUE"
-        ):
+        if _counts_rows(part):
             return ("count", unit.number)
         if part.function == "DUPLICATES":
             (family,) = part.keys
@@ -527,9 +535,7 @@ class FusedScan:
     def _unit_source(
         self, unit: Unit, check: Compiled, part: Aggregate, constants: dict[int, tuple[str, str]]
     ) -> tuple[str, Any]:
-        if part.function == "COUNT" and part.argument == "*" or (
-            part.function == "COUNT_IF" and part.argument == "TRUE"
-        ):
+        if _counts_rows(part):
             return ("count", unit.number)
         if part.function == "DUPLICATES":
             return self._key(unit, check, part)
@@ -659,37 +665,39 @@ class FusedScan:
             "CASE WHEN raw IS NULL THEN 'null' WHEN rkeys IS NULL THEN 'invalid' "
             f"ELSE {sql.fused_root_kind('raw', Projection.lexical_kind('raw'))} END"
         )
+        strings = [p for p in wide if self.types[p - 1] in _STRING_TYPES]
+        objects = [p for p in wide if self.types[p - 1] == _OBJECT]
         derived = [
-            *(f"{sql.fused_string(f't{p}')} AS s{p}" for p in wide
-              if self.types[p - 1] in _STRING_TYPES),  # fmt: skip
-            *(f"CASE WHEN t{p} IS NOT NULL THEN {sql.fused_kind(f't{p}')} END AS k{p}"
-              for p in wide),  # fmt: skip
-            *(f"{sql.fused_object_keys(f't{p}')} AS kp{p}" for p in wide
-              if self.types[p - 1] == _OBJECT),  # fmt: skip
+            *(f"{sql.fused_string(f't{p}')} AS s{p}" for p in strings),
+            *(
+                f"CASE WHEN t{p} IS NOT NULL THEN {sql.fused_kind(f't{p}')} END AS k{p}"
+                for p in wide
+            ),
+            *(f"{sql.fused_object_keys(f't{p}')} AS kp{p}" for p in objects),
             f"{root} AS jp",
             f"{self._own_keys()} AS kl0",
         ]
         level = f"SELECT *, {', '.join(derived)} FROM ({level}) AS l"
         typed = [
-            f"{self._typed(f'k{p}', f't{p}', p, lambda p=p: f's{p}')} AS v{p}"
-            for p in wide
-            if self.types[p - 1] not in (_JSON, _OBJECT)
+            f"{self._typed(p)} AS v{p}" for p in wide if self.types[p - 1] not in (_JSON, _OBJECT)
         ]
         return f"SELECT *, {', '.join(typed)} FROM ({level}) AS l" if typed else level
 
-    def _typed(self, kind: str, text: str, position: int, string: Callable[[], str]) -> str:
+    def _typed(self, position: int) -> str:
         """A position's typed value, as each unit's payload encoding reads it."""
         value_type = self.types[position - 1]
-        encoded = (
-            string() if value_type in _STRING_TYPES else self.sql.fused_string(text)
-        )  # a string only some values are read as: parsed where they are
+        kind, text = f"k{position}", f"t{position}"
+        # A value's string form: a column where every value is read so, else parsed where needed.
+        encoded = f"s{position}" if value_type in _STRING_TYPES else self.sql.fused_string(text)
         projection = self.units[0].projection
         encodings = {u.projection.int64_as_string for u in self.units if any(
             p == position for p, _ in u.paths.values())}  # fmt: skip
         if len(encodings) <= 1:
             return projection.typed(kind, text, encoded, value_type, next(iter(encodings), None))
         branches = {
-            u.number: projection.typed(kind, text, encoded, value_type, u.projection.int64_as_string)
+            u.number: projection.typed(
+                kind, text, encoded, value_type, u.projection.int64_as_string
+            )
             for u in self.units
         }
         return case_tree("u", branches, range(len(self.units)))
@@ -716,8 +724,10 @@ class FusedScan:
         return sorted(widths.items(), key=lambda item: str(item[0]))
 
     def _slot_meta(self) -> str:
-        """One row per slot: where its values are, their type, its lanes' templates, the
-        constants its templates read (joined to the slot's rows: cheaper than a lookup each)."""
+        """One row per slot: its values' place and type, its lanes' templates, their constants.
+
+        Joined to the slots' rows: one hash probe a row, cheaper than a list lookup per value.
+        """
         slot_codes, _ = self._slot_codes()
         self.lane_kinds = self._lane_layout()
         columns = {
@@ -748,16 +758,22 @@ class FusedScan:
         return "SELECT " + ", ".join(f"unnest({v}) AS {k}" for k, v in columns.items())
 
     def _where(self, unit: Unit, position: int) -> tuple[str | None, str | None]:
-        """Where a slot finds its value: a row's top-level key and the path inside that value,
-        or (elements) the path inside the element."""
+        """Where a slot finds its value.
+
+        In a row: the payload's top-level key and the path inside its value; in an element: the
+        path inside the element.
+        """
         path = next(list(p) for p, (at, _) in unit.paths.items() if at == position)
         if unit.is_row:
             return path[0], self.sql.fused_path(path[1:])
         return None, self.sql.fused_path(path) or "$"
 
     def _slot_level(self, level: str) -> str:
-        """One more row per slot of each unit (`g`; the unit's own row has g = -1), with the
-        slot's value: its text, JSON kind and typed value (a column per family of types)."""
+        """One more row per slot of each unit, with the slot's value.
+
+        The unit's own row has `g` = -1; a slot's row has its text, JSON kind and typed value
+        (a column per family of types).
+        """
         sql = self.sql
         of_unit = [sorted(u.slots.values()) for u in self.units]
         level = (
@@ -836,8 +852,10 @@ class FusedScan:
         return listed
 
     def _elements(self) -> str:
-        """The units each row makes, from the events' element relations as data: itself, then
-        each element of the arrays its event's element relations read (one level deep)."""
+        """The units each row makes: itself, then each element of its event's arrays.
+
+        Generic: the arrays (one level deep) are the events' data, not an expression of each.
+        """
         sql = self.sql
         per_row: list[list[tuple[int, str, str | None]]] = [[] for _ in range(self.rows)]
         for unit in self.units[self.rows :]:
@@ -980,8 +998,9 @@ class FusedScan:
             found.append(
                 f"SELECT {KEYS - number} AS event_index, {group} AS relation_index, "
                 f"{sql.json_array(['COALESCE(SUM(n), 0)', smallest])} AS result FROM "
-                f"(SELECT {group}, COUNT(*) AS n, {value} AS v FROM s WHERE {rows}{column} IS NOT "
-                f"NULL GROUP BY {group}, {column} HAVING COUNT(*) > 1) AS duplicated GROUP BY {group}"
+                f"(SELECT {group}, COUNT(*) AS n, {value} AS v FROM s WHERE {rows}{column} "
+                f"IS NOT NULL GROUP BY {group}, {column} HAVING COUNT(*) > 1) AS duplicated "
+                f"GROUP BY {group}"
             )
         for number, (event, _, part) in enumerate(self.rules):
             found.append(
@@ -1065,6 +1084,13 @@ class FusedScan:
         grain = check.grain
         owner = relation_of(parse_column(grain)[1]) if grain.startswith("keys(") else grain
         return next(u.number for u in self.units if u.event == event and u.grain == owner)
+
+
+def _counts_rows(part: Aggregate) -> bool:
+    """Whether an aggregate counts its relation's rows (the unit count answers it)."""
+    return (part.function == "COUNT" and part.argument == "*") or (
+        part.function == "COUNT_IF" and part.argument == "TRUE"
+    )
 
 
 def _local_type(check: Compiled) -> bool:

@@ -310,14 +310,20 @@ def _statement(
     warehouse: Warehouse,
     bucket: timedelta | None = None,
 ) -> tuple[str, FusedScan | None]:
-    """The table statement, and its fused pipeline where the dialect runs one (else None)."""
+    """The table statement, and its fused pipeline where the dialect runs one (else None).
+
+    Raises NotFusable, naming the event, when one of several events cannot join the pipeline.
+    """
     sql = warehouse.sql
     fused = None
     if sql.fused and plans:
         try:
             fused = FusedScan(plans, lambda suite: suite_parameters(suite, window.until), sql)
         except NotFusable as why:
-            SQL_LOG.info("%s: checks of one branch per event (%s)", table, why)
+            if len(plans) > 1:
+                raise
+            SQL_LOG.info("%s: %s checked by its relations' own SQL (%s)", table,
+                         plans[0].job.event, why)  # fmt: skip
     if fused is not None:
         ctes = fused.ctes(window_rows(table, window, sql))
         branches = fused.branches()
@@ -499,43 +505,9 @@ def run_tables(
     """Check every job of one table (and, with `declared`, its event names) in one scan.
 
     With `bucket`, the same scan counts the window's events per name and bucket (`counts`).
-
-    A dialect may cap the pipelines per statement (`pipelines_per_statement`): DuckDB runs every
-    branch of a statement at once, each with its own working memory.
     """
     plans = [plan_event(job, index, warehouse, window) for index, job in enumerate(jobs)]
     return _run_plans(warehouse, connection, table, plans, declared, window, bucket)
-
-
-def pipelines(plan: EventPlan) -> int:
-    """How many pipelines an event's checks run over the window.
-
-    One per aggregate branch, and one per aggregate that reads its relation again (a grouped
-    subquery: duplicates, row rules).
-    """
-    again = sum(
-        aggregate.count("{relation}")
-        for relation in plan.relations
-        for check in relation.checks
-        for aggregate in check.aggregates
-    )
-    return len(_branches(plan)) + again
-
-
-def _batches(plans: list[EventPlan], limit: int | None) -> list[list[EventPlan]]:
-    """Consecutive events, as many to a statement as `limit` pipelines allow (at least one)."""
-    if limit is None:
-        return [plans]
-    batches: list[list[EventPlan]] = []
-    size = 0
-    for plan in plans:
-        weight = pipelines(plan)
-        if not batches or size + weight > limit:
-            batches.append([])
-            size = 0
-        batches[-1].append(plan)
-        size += weight
-    return batches
 
 
 def _run_plans(
@@ -547,12 +519,19 @@ def _run_plans(
     window: Window,
     bucket: timedelta | None = None,
 ) -> TableRun:
-    batches = _batches(plans, warehouse.sql.pipelines_per_statement)
-    if len(batches) > 1:
-        return _in_batches(warehouse, connection, table, batches, declared, window, bucket)
     started = time.monotonic()
     names = declared[0] if declared is not None else None
-    statement, fused = _statement(plans, table, names, window, warehouse, bucket)
+    try:
+        statement, fused = _statement(plans, table, names, window, warehouse, bucket)
+    except NotFusable as unfused:  # that event apart, the others in one pipeline
+        assert unfused.event is not None
+        apart = plans[unfused.event]
+        others = [plan for plan in plans if plan is not apart]
+        SQL_LOG.info("%s: %s in a statement of its own (%s)", table, apart.job.event, unfused)
+        run = _in_batches(warehouse, connection, table, [others, [apart]], declared, window, bucket)
+        order = {plan.job.event: index for index, plan in enumerate(plans)}
+        run.events.sort(key=lambda event: order[event.event])  # as the jobs came
+        return run
     rejected: dict[tuple[int, int], CheckResult] = {}
     try:
         rows = warehouse.query(connection, statement, table=table, divisible=len(plans) > 1)

@@ -16,8 +16,6 @@ class DialectSQL:
 
     # Read row-grain object keys in the row table's scan (worth it where reading JSON parses it).
     keys_in_row_table = False
-    # Pipelines one statement may run (`runner.pipelines`; None: every selected event at once).
-    pipelines_per_statement: int | None = None
 
     def json_text(self, doc: str, path: list[str]) -> str:
         """The JSON text of the value at `path` in `doc` (NULL when absent)."""
@@ -191,8 +189,7 @@ class DialectSQL:
         raise NotImplementedError
 
     def fused_root_kind(self, text: str, lexical: str) -> str:
-        """The kind of a payload's valid JSON text: `lexical` (`Projection.lexical_kind`), or an
-        equivalent that is cheaper for the common kinds."""
+        """The kind of a payload's valid JSON text, as `lexical` reads it (cheaper if it can)."""
         return lexical
 
     def fused_string(self, value: str) -> str:
@@ -216,8 +213,11 @@ class DialectSQL:
         raise NotImplementedError
 
     def fused_lookup(self, keys: str | None, values: str, key: str | None, path: str) -> str:
-        """The JSON text at `path` (a `fused_path` string, or NULL: the value itself) inside
-        the value of `key` in the lists `keys`/`values`; with no keys, inside `values`."""
+        """The JSON text at `path` inside the value of `key` in the lists `keys`/`values`.
+
+        `path` is a `fused_path` string, or NULL for the value itself; with no `keys`, the path
+        is read inside the JSON text `values`.
+        """
         raise NotImplementedError
 
     def fused_unit(self, number: str, doc: str, texts: str) -> str:

@@ -163,9 +163,6 @@ class DuckDBSQL(DialectSQL):
     keys_in_row_table = True
     every_row = "w_all"
     one_group = " GROUP BY 'eventqa'"
-    # DuckDB runs every pipeline reading a statement's shared window at once, each holding a few
-    # MB per thread whatever the rows: at 512MB, about a dozen fit (README, "Benchmarks").
-    pipelines_per_statement = None
 
     @override
     def timestamp_literal(self, value: datetime) -> str:
@@ -367,9 +364,7 @@ class DuckDBSQL(DialectSQL):
 
     @override
     def fused_unit(self, number: str, doc: str, texts: str) -> str:
-        return (
-            f"{{'u': {number}, 'doc': CAST({doc} AS JSON), 'texts': CAST({texts} AS JSON[])}}"
-        )
+        return f"{{'u': {number}, 'doc': CAST({doc} AS JSON), 'texts': CAST({texts} AS JSON[])}}"
 
     @override
     def smallest(self, value: str, count: int) -> str | None:
