@@ -49,3 +49,22 @@ def test_past_the_last_doubling_the_warehouse_refuses_the_statement(database):
         assert warehouse.query(connection, "SELECT 1") == [(1,)]
     finally:
         warehouse.close(connection)
+
+
+def test_unset_the_limit_is_a_budget_that_grows_with_the_events_a_statement_checks(database):
+    """Never with rows: a statement's limit follows the events it checks, whatever it reads."""
+    warehouse = DuckDB(database)
+    connection = warehouse.connect()
+    try:
+        shown = {}
+        for events in (1, 100, 0):
+            assert warehouse.query(connection, "SELECT count(*) FROM t", events=events) == [(0,)]
+            shown[events] = limit_of(connection)
+        # The same limits as DuckDB shows for the budgets, set by hand.
+        with duckdb.connect() as plain:
+            for events, limit in shown.items():
+                plain.execute(f"SET memory_limit = '{DuckDB.budget(events)}B'")
+                assert limit_of(plain) == limit
+        assert DuckDB.budget(100) > DuckDB.budget(1) > DuckDB.budget(0) > 0
+    finally:
+        warehouse.close(connection)

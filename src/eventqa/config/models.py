@@ -105,8 +105,9 @@ class DuckDBWarehouse(Strict):
     type: Literal["duckdb"]
     path: Path = Path(".eventqa/warehouse.duckdb")
     # DuckDB runs inside eventqa's process: its memory is eventqa's. Past the limit it spills
-    # to a temporary directory next to the database instead of growing.
-    memory_limit: str | None = Field(default="512MB", pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|%)$")
+    # to a temporary directory next to the database instead of growing. Unset: a budget per
+    # statement that grows with the events it checks, never with the rows (`DuckDB.budget`).
+    memory_limit: str | None = Field(default=None, pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|%)$")
     threads: int | None = Field(default=None, ge=1, le=1024)
 
 

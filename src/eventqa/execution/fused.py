@@ -239,8 +239,8 @@ class Unit:
     paths: dict[tuple[str, ...], tuple[int, str]] = field(default_factory=dict)
     # (position, position of its row condition's kind or None) -> slot number
     slots: dict[tuple[int, int | None], int] = field(default_factory=dict)
-    # Its uniqueness keys by type signature: (key expression, whether duplicates are sampled).
-    keys: dict[tuple[str, ...], list[tuple[str, bool]]] = field(default_factory=dict)
+    # Its uniqueness keys by type signature: (the key's columns, whether duplicates are sampled).
+    keys: dict[tuple[str, ...], list[tuple[list[str], bool]]] = field(default_factory=dict)
     whole: bool = False  # reads values over its own row (a rule, a check of several fields)
 
     @property
@@ -564,15 +564,8 @@ class FusedScan:
             name if name in _ENVELOPE else _KEY_TYPES.get(types.get(name, ""), "VARCHAR")
             for name in names
         )
-        refs = list(part.keys)
-        if len(refs) == 1:
-            key = refs[0]
-        else:
-            present = " AND ".join(f"{r} IS NOT NULL" for r in refs)
-            packed = ", ".join(f"k{i} := {r}" for i, r in enumerate(refs))
-            key = f"CASE WHEN {present} THEN struct_pack({packed}) END"
         keys = unit.keys.setdefault(signature, [])
-        keys.append((key, part.sampled is not None))
+        keys.append((list(part.keys), part.sampled is not None))
         return ("key", (signature, len(keys) - 1, part.sampled is not None))
 
     # -- the statement -------------------------------------------------------------------------
@@ -916,19 +909,24 @@ class FusedScan:
         return f"CASE WHEN u < {self.rows} THEN {rows} ELSE {elements} END"
 
     def _key_columns(self) -> list[str]:
-        """One column per uniqueness key type and rank: each unit's key of that type, if any."""
+        """Columns per uniqueness key type and rank: each unit's key of that type, if any.
+
+        One column per field of the key (NULL for units with no such key).
+        """
         self.key_slots: list[tuple[tuple[str, ...], int]] = []
         columns = []
         for signature in self.key_columns:
             rank = max(len(unit.keys.get(signature, [])) for unit in self.units)
             for r in range(rank):
-                branches = {
-                    unit.number: unit.keys[signature][r][0]
-                    for unit in self.units
-                    if len(unit.keys.get(signature, [])) > r
-                }
-                tree = case_tree("u", branches, range(len(self.units)))
-                columns.append(f"{tree} AS kb{len(self.key_slots)}")
+                slot = len(self.key_slots)
+                for i in range(len(signature)):
+                    branches = {
+                        unit.number: unit.keys[signature][r][0][i]
+                        for unit in self.units
+                        if len(unit.keys.get(signature, [])) > r
+                    }
+                    tree = case_tree("u", branches, range(len(self.units)))
+                    columns.append(f"{tree} AS kb{slot}_{i}")
                 self.key_slots.append((signature, r))
         return columns
 
@@ -981,26 +979,33 @@ class FusedScan:
                 f"SELECT {SLOTS} AS event_index, g AS relation_index, "
                 f"{sql.json_array(lanes)} AS result FROM s WHERE g >= 0 GROUP BY g"
             )
-        keys: list[tuple[str, str, str, str]] = []  # (column, group, sample, rows)
+        # (name, the grouping's user, its key columns, a group's sample, rows it reads)
+        keys: list[tuple[str, str, list[str], str, str]] = []
         for slot, (signature, rank) in enumerate(self.key_slots):
             holders = [u for u in self.units if len(u.keys.get(signature, [])) > rank]
             sampled = [u.number for u in holders if u.keys[signature][rank][1]]
             timestamps = signature in (("event_timestamp",), ("TIMESTAMPTZ",))
-            value = self._sample(f"kb{slot}", timestamps, "u", sampled, len(holders))
-            keys.append((f"kb{slot}", "u", value, f"{self.guard} AND " if self.guard else ""))
+            columns = [f"kb{slot}_{i}" for i in range(len(signature))]
+            value = self._sample(columns[0], timestamps, "u", sampled, len(holders))
+            rows = f"{self.guard} AND " if self.guard else ""
+            keys.append((f"kb{slot}", "u", columns, value, rows))
         for family, slots in sorted(self.slot_keys.items()):
             sampled = [g for g, wants in slots.items() if wants]
             value = self._sample(f"kk{family}", family == "vt", "g", sampled, len(slots))
-            keys.append((f"kk{family}", "g", value, ""))
-        self.key_order = [column for column, _, _, _ in keys]
+            keys.append((f"kk{family}", "g", [f"kk{family}"], value, ""))
+        self.key_order = [name for name, _, _, _, _ in keys]
         smallest = sql.smallest("v", 20) or "NULL"
-        for number, (column, group, value, rows) in enumerate(keys):
+        for number, (_, user, columns, value, rows) in enumerate(keys):
+            present = " AND ".join(f"{c} IS NOT NULL" for c in columns)
+            # One kind of unit: its keys alone are the grouping (DuckDB packs short strings).
+            alone = user == "u" and len(self.units) == 1
+            selected = "0 AS u" if alone else user
+            grouped = ", ".join(columns if alone else [user, *columns])
             found.append(
-                f"SELECT {KEYS - number} AS event_index, {group} AS relation_index, "
+                f"SELECT {KEYS - number} AS event_index, {user} AS relation_index, "
                 f"{sql.json_array(['COALESCE(SUM(n), 0)', smallest])} AS result FROM "
-                f"(SELECT {group}, COUNT(*) AS n, {value} AS v FROM s WHERE {rows}{column} "
-                f"IS NOT NULL GROUP BY {group}, {column} HAVING COUNT(*) > 1) AS duplicated "
-                f"GROUP BY {group}"
+                f"(SELECT {selected}, COUNT(*) AS n, {value} AS v FROM s WHERE {rows}{present} "
+                f"GROUP BY {grouped} HAVING COUNT(*) > 1) AS duplicated GROUP BY {user}"
             )
         for number, (event, _, part) in enumerate(self.rules):
             found.append(

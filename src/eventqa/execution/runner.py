@@ -534,7 +534,9 @@ def _run_plans(
         return run
     rejected: dict[tuple[int, int], CheckResult] = {}
     try:
-        rows = warehouse.query(connection, statement, table=table, divisible=len(plans) > 1)
+        rows = warehouse.query(
+            connection, statement, table=table, divisible=len(plans) > 1, events=len(plans)
+        )
     except RejectedSQLError as error:
         if len(plans) > 1:  # half each: under the same memory limit, or to find the event at fault
             why = "out of memory" if isinstance(error, OutOfMemoryError) else "rejected"
@@ -545,7 +547,7 @@ def _run_plans(
             rejected |= _reject_broken_checks(warehouse, connection, plans[0], table, window, error)
             statement, fused = _statement(plans, table, names, window, warehouse, bucket)
             try:
-                rows = warehouse.query(connection, statement, table=table)
+                rows = warehouse.query(connection, statement, table=table, events=len(plans))
                 break
             except RejectedSQLError as again:
                 error = again
@@ -608,7 +610,8 @@ def _run_plans(
     samples_sql, wanted = sample_statement(plans, results, where, table, window, warehouse, texts)
     if samples_sql:
         statements += 1
-        for e, position, value in warehouse.query(connection, samples_sql, table=table):
+        sampled = warehouse.query(connection, samples_sql, table=table, events=len(plans))
+        for e, position, value in sampled:
             texts.setdefault((int(e), int(position)), []).append(str(value))
     for key in {*wanted, *texts}:
         index, position = key
@@ -761,9 +764,8 @@ def _reject_broken_checks(
             replace(r, checks=[c for c in r.checks if id(c) in kept]) for r in plan.relations
         ]
         alone = replace(plan, relations=relations)
-        warehouse.query(
-            connection, table_statement([alone], table, None, window, warehouse), table=table
-        )
+        statement = table_statement([alone], table, None, window, warehouse)
+        warehouse.query(connection, statement, table=table, events=1)
 
     def find(group: list[tuple[RelationPlan, Compiled]]) -> None:
         try:

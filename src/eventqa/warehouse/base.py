@@ -59,21 +59,28 @@ class Warehouse(ABC):
 
     @abstractmethod
     def _execute(
-        self, connection: Any, statement: str, divisible: bool = False
+        self, connection: Any, statement: str, divisible: bool = False, events: int = 0
     ) -> list[tuple[Any, ...]]:
-        """Run one statement with the driver and fetch its rows (`divisible`: see `query`)."""
+        """Run one statement with the driver and fetch its rows (see `query` for the flags)."""
 
     def query(
-        self, connection: Any, statement: str, table: str | None = None, divisible: bool = False
+        self,
+        connection: Any,
+        statement: str,
+        table: str | None = None,
+        divisible: bool = False,
+        events: int = 0,
     ) -> list[Any]:
         """Run one statement; driver errors become transient or terminal warehouse errors.
 
         `divisible`: the caller can split the statement, so one that runs out of memory raises
         OutOfMemoryError at once, where otherwise the warehouse may retry it with more memory.
+        `events`: how many events' checks the statement computes (what its working memory
+        grows with, where the warehouse's memory is eventqa's).
         """
         SQL_LOG.debug("%s", statement, extra={"warehouse": self.name})
         try:
-            return self._execute(connection, statement, divisible)
+            return self._execute(connection, statement, divisible, events)
         except Exception as error:
             translated = self.translate(error)
             if isinstance(translated, OutOfMemoryError):

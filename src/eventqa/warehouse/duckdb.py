@@ -34,9 +34,14 @@ _DUCKDB_INTEGERS = {
 }
 
 
-# Times a statement that runs out of memory under `memory_limit` is retried with twice as much.
+# Times a statement that runs out of memory under its limit is retried with twice as much.
 OOM_DOUBLINGS = 4
 _UNITS = {"KB": 1000, "MB": 1000**2, "GB": 1000**3, "TB": 1000**4}
+# The memory budget of a statement when checks.yaml sets none: a base, and an allowance for each
+# event it checks (a fused pipeline's working memory grows with its events: the lists and
+# vectors of their checks). Hash tables (uniqueness) spill past it: it never grows with rows.
+BASE_BUDGET = 64_000_000
+EVENT_BUDGET = 2_000_000
 
 
 def _bytes(limit: str | None) -> int | None:
@@ -55,10 +60,16 @@ class DuckDB(Warehouse):
     def __init__(self, path: Path, memory_limit: str | None = None, threads: int | None = None):
         self.path = path
         self.settings: dict[str, Any] = {"temp_directory": f"{path}.tmp"}
-        if memory_limit:
-            self.settings["memory_limit"] = memory_limit
+        self.memory_limit = memory_limit
+        self.settings["memory_limit"] = memory_limit or f"{BASE_BUDGET}B"
         if threads:
             self.settings["threads"] = threads
+        self._limits: dict[int, str] = {}  # per connection: the limit it runs under now
+
+    @staticmethod
+    def budget(events: int) -> int:
+        """The memory a statement checking `events` events may use, when checks.yaml sets none."""
+        return BASE_BUDGET + EVENT_BUDGET * events
 
     @property
     def sql(self) -> DialectSQL:  # type: ignore[override]
@@ -79,21 +90,39 @@ class DuckDB(Warehouse):
             connection.execute("SET TimeZone = 'UTC'")
         except Exception as error:
             raise self.translate(error) from error
+        self._limits[id(connection)] = self.settings["memory_limit"]
         return connection
 
+    def close(self, connection: Any) -> None:
+        """Close a connection from `connect`."""
+        self._limits.pop(id(connection), None)
+        super().close(connection)
+
+    def _limit(self, connection: Any, limit: str) -> None:
+        """Run the connection's next statements under `limit` (a DuckDB setting)."""
+        if self._limits.get(id(connection)) != limit:
+            connection.execute(f"SET memory_limit = '{limit}'")
+            self._limits[id(connection)] = limit
+
     def _execute(
-        self, connection: Any, statement: str, divisible: bool = False
+        self, connection: Any, statement: str, divisible: bool = False, events: int = 0
     ) -> list[tuple[Any, ...]]:
-        """Run a statement; out of memory under the limit, again with twice the limit.
+        """Run a statement under its limit; out of memory, again with twice the limit.
 
         The limit keeps a run's memory flat (hash tables spill past it), but a statement can need
         more memory than it can spill: DuckDB then refuses it ("failed to pin block"). A
         `divisible` statement is given back to its caller to split (the limit holds); any other
-        is run again with the limit doubled, up to OOM_DOUBLINGS times, then the limit restored.
+        is run again with the limit doubled, up to OOM_DOUBLINGS times.
         """
         import duckdb
 
-        limit, doubled = _bytes(self.settings.get("memory_limit")), 0
+        if self.memory_limit is None:
+            limit: int | None = self.budget(events)
+            setting = f"{limit}B"
+        else:
+            limit, setting = _bytes(self.memory_limit), self.memory_limit
+        self._limit(connection, setting)
+        doubled = 0
         try:
             while True:
                 try:
@@ -104,10 +133,10 @@ class DuckDB(Warehouse):
                         raise
                     doubled += 1
                     SQL_LOG.info("DuckDB out of memory: retried under %d bytes", limit << doubled)
-                    connection.execute(f"SET memory_limit = '{limit << doubled}B'")
+                    self._limit(connection, f"{limit << doubled}B")
         finally:
             if doubled:
-                connection.execute(f"SET memory_limit = '{self.settings['memory_limit']}'")
+                self._limit(connection, setting)
 
     def check_table_exists(self, connection: Any, table: str) -> None:
         """Fail with exit 3 and a hint when the events table is missing."""

@@ -141,7 +141,7 @@ class Snowflake(Warehouse):
             raise self.translate(error) from error
 
     def _execute(
-        self, connection: Any, statement: str, divisible: bool = False
+        self, connection: Any, statement: str, divisible: bool = False, events: int = 0
     ) -> list[tuple[Any, ...]]:
         cursor = connection.cursor()
         try:
