@@ -52,19 +52,40 @@ def test_past_the_last_doubling_the_warehouse_refuses_the_statement(database):
 
 
 def test_unset_the_limit_is_a_budget_that_grows_with_the_events_a_statement_checks(database):
-    """Never with rows: a statement's limit follows the events it checks, whatever it reads."""
+    """Never with rows: a statement's limit follows the events it checks, whatever it reads.
+
+    On one connection it only grows: DuckDB refuses a lower limit while it still holds what a
+    larger statement used.
+    """
     warehouse = DuckDB(database)
     connection = warehouse.connect()
     try:
-        shown = {}
+        shown = []
         for events in (1, 100, 0):
             assert warehouse.query(connection, "SELECT count(*) FROM t", events=events) == [(0,)]
-            shown[events] = limit_of(connection)
-        # The same limits as DuckDB shows for the budgets, set by hand.
-        with duckdb.connect() as plain:
-            for events, limit in shown.items():
+            shown.append(limit_of(connection))
+        with duckdb.connect() as plain:  # what DuckDB shows for the budgets, set by hand
+            expected = []
+            for events in (1, 100, 100):
                 plain.execute(f"SET memory_limit = '{DuckDB.budget(events)}B'")
-                assert limit_of(plain) == limit
+                expected.append(limit_of(plain))
+        assert shown == expected
         assert DuckDB.budget(100) > DuckDB.budget(1) > DuckDB.budget(0) > 0
+    finally:
+        warehouse.close(connection)
+
+
+def test_a_smaller_limit_duckdb_refuses_leaves_the_larger_one(database):
+    """After a large statement, the next one's smaller budget may be refused: it runs anyway."""
+    warehouse = DuckDB(database, memory_limit="300MB")
+    connection = warehouse.connect()
+    try:
+        # A result not yet read holds memory DuckDB cannot free: a tiny limit is refused.
+        pending = connection.cursor()
+        pending.execute("SELECT list(range) AS l FROM range(3000000)")
+        warehouse.memory_limit = "8MB"
+        assert warehouse.query(connection, "SELECT count(*) FROM t") == [(0,)]
+        assert limit_of(connection) == "286.1 MiB"  # the larger one, kept
+        pending.close()
     finally:
         warehouse.close(connection)

@@ -389,6 +389,7 @@ class Compiler:
         column = self.ref(kwargs["column"])
         compiled = self._map(position, expectation, grain, f"{column} IS NULL", nulls_count=True)
         compiled.sample = None  # the failing value is NULL by definition
+        compiled.parts[2] = compiled.parts[1]  # its failing rows are its nulls: one count
         return compiled
 
     def _expect_column_values_to_be_in_set(

@@ -7,6 +7,7 @@ is reported as WarehouseBusyError: retried, and not an outage.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -46,10 +47,11 @@ EVENT_BUDGET = 2_000_000
 
 def _bytes(limit: str | None) -> int | None:
     """A `memory_limit` setting in bytes (None when unset or a share of RAM)."""
-    if not limit or limit.endswith("%"):
+    found = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?B)\s*", limit or "", re.IGNORECASE)
+    if found is None:
         return None
-    number, unit = limit[:-2].strip(), limit[-2:].upper()
-    return int(float(number) * _UNITS[unit]) if unit in _UNITS else None
+    unit = found.group(2).upper()
+    return int(float(found.group(1)) * (_UNITS[unit] if unit != "B" else 1))
 
 
 class DuckDB(Warehouse):
@@ -99,10 +101,22 @@ class DuckDB(Warehouse):
         super().close(connection)
 
     def _limit(self, connection: Any, limit: str) -> None:
-        """Run the connection's next statements under `limit` (a DuckDB setting)."""
-        if self._limits.get(id(connection)) != limit:
+        """Run the connection's next statements under `limit` (a DuckDB setting).
+
+        DuckDB refuses a lower limit while it holds more memory than that (its own buffers, not
+        evictable yet): the connection then keeps the limit it has, the larger.
+        """
+        import duckdb
+
+        if self._limits.get(id(connection)) == limit:
+            return
+        try:
             connection.execute(f"SET memory_limit = '{limit}'")
-            self._limits[id(connection)] = limit
+        except duckdb.OutOfMemoryException:
+            SQL_LOG.debug("DuckDB kept memory_limit %s (holds more than %s)",
+                          self._limits.get(id(connection)), limit)  # fmt: skip
+            return
+        self._limits[id(connection)] = limit
 
     def _execute(
         self, connection: Any, statement: str, divisible: bool = False, events: int = 0
@@ -116,8 +130,11 @@ class DuckDB(Warehouse):
         """
         import duckdb
 
+        limit: int | None
         if self.memory_limit is None:
-            limit: int | None = self.budget(events)
+            # The budget of the largest statement this connection ran: it only grows (a lower
+            # limit is refused while DuckDB still holds what the larger one used).
+            limit = max(self.budget(events), _bytes(self._limits.get(id(connection))) or 0)
             setting = f"{limit}B"
         else:
             limit, setting = _bytes(self.memory_limit), self.memory_limit
