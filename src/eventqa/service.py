@@ -390,6 +390,8 @@ class Project:
         store = None
         # One statement per table window; tables run side by side, each on its own connection.
         workers = max(1, min(self.config.defaults.concurrency, len(by_table)))
+        if warehouse.in_process:  # its statements share our cores (and its memory is ours)
+            workers = 1
         try:
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="eventqa") as pool:
                 futures = {

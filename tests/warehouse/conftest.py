@@ -48,8 +48,10 @@ def write_connections(home: Path, name: str, server: dict[str, Any], **overrides
     (home / "connections.toml").chmod(0o600)
 
 
-def copy_to_snowflake(duckdb_path: Path, server: dict[str, Any], tables: list[str]) -> None:
-    """Load the DuckDB warehouse's rows into the emulator (payload as VARIANT)."""
+def copy_to_snowflake(
+    duckdb_path: Path, server: dict[str, Any], tables: list[str], schema: str = SCHEMA
+) -> None:
+    """Load the DuckDB warehouse's rows into the emulator's `schema` (payload as VARIANT)."""
     with duckdb.connect(str(duckdb_path), read_only=True) as source:
         data = {
             table: source.execute(
@@ -62,8 +64,8 @@ def copy_to_snowflake(duckdb_path: Path, server: dict[str, Any], tables: list[st
     try:
         cursor = connection.cursor()
         cursor.execute(f"CREATE DATABASE IF NOT EXISTS {DATABASE}")
-        cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {DATABASE}.{SCHEMA}")
-        cursor.execute(f"USE SCHEMA {DATABASE}.{SCHEMA}")
+        cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {DATABASE}.{schema}")
+        cursor.execute(f"USE SCHEMA {DATABASE}.{schema}")
         for table, rows in data.items():
             cursor.execute(
                 f"CREATE OR REPLACE TABLE {table}_staging (event_id VARCHAR, event_name VARCHAR, ts VARCHAR, payload VARCHAR)"
@@ -79,18 +81,48 @@ def copy_to_snowflake(duckdb_path: Path, server: dict[str, Any], tables: list[st
         connection.close()
 
 
-@pytest.fixture
-def twin_warehouses(tmp_path, fakesnow_server, monkeypatch) -> tuple[Project, Project, datetime]:
-    """The example project twice, over the same demo rows: in DuckDB and in the emulator."""
-    root = tmp_path / "example"
+# Where the demo's rows are loaded once per session; each test's tables are copied from there.
+MASTER = "TWIN_MASTER"
+TABLES = ["backend__events", "frontend__events"]
+
+
+@pytest.fixture(scope="session")
+def twin_template(tmp_path_factory, fakesnow_server) -> tuple[Path, datetime]:
+    """The example project and its demo rows, built once: in DuckDB, and in the emulator.
+
+    Building the demo and loading it over HTTP is most of a Snowflake test's time: each test
+    copies the project folder and has the emulator copy the tables (one statement each).
+    """
+    root = tmp_path_factory.mktemp("twin") / "example"
     root.mkdir()
     for name in ("contracts", "expectations"):
         shutil.copytree(REPO / name, root / name)
-    checks = (REPO / "checks.yaml").read_text()
-    (root / "checks.yaml").write_text(checks)
+    (root / "checks.yaml").write_text((REPO / "checks.yaml").read_text())
+    summary = Project(root / "checks.yaml").demo(rows=3000)
+    copy_to_snowflake(summary.path, fakesnow_server, TABLES, schema=MASTER)
+    return root, summary.until
+
+
+@pytest.fixture
+def twin_warehouses(
+    tmp_path, twin_template, fakesnow_server, monkeypatch
+) -> tuple[Project, Project, datetime]:
+    """The example project twice, over the same demo rows: in DuckDB and in the emulator."""
+    template, until = twin_template
+    root = tmp_path / "example"
+    shutil.copytree(template, root)
+    checks = (root / "checks.yaml").read_text()
     duck = Project(root / "checks.yaml")
-    summary = duck.demo(rows=3000)
-    copy_to_snowflake(summary.path, fakesnow_server, ["backend__events", "frontend__events"])
+    connection = connect(fakesnow_server)
+    try:
+        cursor = connection.cursor()
+        for table in TABLES:  # this test's own copy: a test may drop or change them
+            cursor.execute(
+                f"CREATE OR REPLACE TABLE {DATABASE}.{SCHEMA}.{table} AS "
+                f"SELECT * FROM {DATABASE}.{MASTER}.{table}"
+            )
+    finally:
+        connection.close()
 
     home = tmp_path / "snowflake-home"
     write_connections(home, "eventqa_test", fakesnow_server)
@@ -104,4 +136,4 @@ def twin_warehouses(tmp_path, fakesnow_server, monkeypatch) -> tuple[Project, Pr
     )
     assert snow_checks != checks
     (snow_root / "checks.yaml").write_text(snow_checks)
-    return duck, Project(snow_root / "checks.yaml"), summary.until
+    return duck, Project(snow_root / "checks.yaml"), until

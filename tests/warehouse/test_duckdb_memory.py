@@ -51,28 +51,44 @@ def test_past_the_last_doubling_the_warehouse_refuses_the_statement(database):
         warehouse.close(connection)
 
 
-def test_unset_the_limit_is_a_budget_that_grows_with_the_events_a_statement_checks(database):
-    """Never with rows: a statement's limit follows the events it checks, whatever it reads.
+def _shown(limit: int) -> str:
+    """How DuckDB shows a limit of `limit` bytes."""
+    with duckdb.connect() as plain:
+        plain.execute(f"SET memory_limit = '{limit}B'")
+        return limit_of(plain)
 
-    On one connection it only grows: DuckDB refuses a lower limit while it still holds what a
-    larger statement used.
-    """
+
+def test_unset_the_limit_is_a_budget_that_grows_with_the_events_a_statement_checks(database):
+    """Never with rows: a statement runs under a limit that follows the events it checks."""
     warehouse = DuckDB(database)
     connection = warehouse.connect()
     try:
-        shown = []
-        for events in (1, 100, 0):
-            assert warehouse.query(connection, "SELECT count(*) FROM t", events=events) == [(0,)]
-            shown.append(limit_of(connection))
-        with duckdb.connect() as plain:  # what DuckDB shows for the budgets, set by hand
-            expected = []
-            for events in (1, 100, 100):
-                plain.execute(f"SET memory_limit = '{DuckDB.budget(events)}B'")
-                expected.append(limit_of(plain))
-        assert shown == expected
+        during = [
+            warehouse.query(connection, "SELECT current_setting('memory_limit')", events=n)[0][0]
+            for n in (1, 100, 0)
+        ]
+        assert during == [_shown(DuckDB.budget(n)) for n in (1, 100, 0)]
         assert DuckDB.budget(100) > DuckDB.budget(1) > DuckDB.budget(0) > 0
     finally:
         warehouse.close(connection)
+
+
+def test_statements_in_flight_on_one_database_add_their_budgets(database):
+    """Connections to one file share DuckDB's database, and its one limit: it is their sum."""
+    first, second = DuckDB(database), DuckDB(database)
+    one, other = first.connect(), second.connect()
+    try:
+        first._need(one, DuckDB.budget(100))
+        second._need(other, DuckDB.budget(50))
+        both = DuckDB.budget(100) + DuckDB.budget(50)
+        assert limit_of(one) == limit_of(other) == _shown(both)
+        first._need(one, None)  # done: the other's alone
+        assert limit_of(other) == _shown(DuckDB.budget(50))
+        second._need(other, None)
+        assert limit_of(other) == _shown(DuckDB.budget(0))
+    finally:
+        first.close(one)
+        second.close(other)
 
 
 def test_a_smaller_limit_duckdb_refuses_leaves_the_larger_one(database):

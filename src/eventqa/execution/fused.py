@@ -33,7 +33,7 @@ from datetime import datetime
 from typing import Any
 
 from eventqa.contracts.model import ValueType
-from eventqa.execution.compiler import Aggregate, Compiled, Compiler
+from eventqa.execution.compiler import INLINE_VALUES, Aggregate, Compiled, Compiler
 from eventqa.execution.projection import Projection
 from eventqa.suites.columns import ROOT, parse_column, quote_identifier, relation_of
 from eventqa.warehouse.dialect import DialectSQL
@@ -63,7 +63,6 @@ _FAMILY_TYPES = {"vi": "HUGEINT", "vd": "DOUBLE", "vb": "BOOLEAN", "vt": "TIMEST
                  "vs": "VARCHAR"}  # fmt: skip
 _AGGREGATES = {"COUNT_IF": "COUNT_IF({})", "SUM": "SUM({})", "MIN": "MIN({})", "MAX": "MAX({})"}
 _STAND_IN = re.compile("\x00c(\\d+)\x00")
-SAMPLE_LIMIT = 100  # values a SAMPLE lane keeps (`compiler.INLINE_VALUES`)
 
 
 class NotFusable(Exception):
@@ -204,15 +203,12 @@ class Templates:
                     found[f"{self.prefix}{number}_{i}"] = (type_, each)
         return found
 
-    def columns(self, users: int, guard: str | None) -> list[str]:
-        """Each column's SQL, with its constants read per user (`guard`: rows it applies to)."""
-        found = []
-        for number in range(len(self.texts)):
-            expression = self.expression(number, users)
-            if guard:
-                expression = f"CASE WHEN {guard} THEN {expression} END"
-            found.append(f"{expression} AS {self.prefix}{number}")
-        return found
+    def columns(self, users: int) -> list[str]:
+        """Each column's SQL, with its constants read per user."""
+        return [
+            f"{self.expression(number, users)} AS {self.prefix}{number}"
+            for number in range(len(self.texts))
+        ]
 
     def aggregates(self, sql: DialectSQL) -> list[str]:
         """The consumer's aggregates, in the order of their indices."""
@@ -520,7 +516,7 @@ class FusedScan:
         samples = [template for k, template in lanes if k[0] == "SAMPLE"]
         if function == "SMALLEST" or (function == "MAX" and number in samples):
             # A failed check's sample values: their smallest and their largest share a lane.
-            kind: tuple[str, str, int | None] = ("SAMPLE", "", part.limit or SAMPLE_LIMIT)
+            kind: tuple[str, str, int | None] = ("SAMPLE", "", part.limit or INLINE_VALUES)
             if number not in samples:
                 lanes.append((kind, number))
                 samples.append(number)
@@ -575,7 +571,7 @@ class FusedScan:
         sql = self.sql
         level = self._unit_level()
         stream = ["u", "event_id"]
-        stream += self.by_unit.columns(len(self.units), None)
+        stream += self.by_unit.columns(len(self.units))
         stream += self._key_columns()
         stream += self._rule_columns()
         ctes = [sql.cte("w_all", window)]

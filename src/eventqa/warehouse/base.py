@@ -52,6 +52,9 @@ class Warehouse(ABC):
 
     name: str
     sql: DialectSQL
+    # The warehouse runs in eventqa's process, on its cores (DuckDB): tables are checked one
+    # after another, each statement using them all; a remote one checks tables side by side.
+    in_process = False
 
     @abstractmethod
     def connect(self) -> Any:

@@ -8,6 +8,7 @@ is reported as WarehouseBusyError: retried, and not an outage.
 from __future__ import annotations
 
 import re
+import threading
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -54,10 +55,29 @@ def _bytes(limit: str | None) -> int | None:
     return int(float(found.group(1)) * (_UNITS[unit] if unit != "B" else 1))
 
 
+class _Instance:
+    """What eventqa asked of one DuckDB database in this process (its connections share it).
+
+    DuckDB keeps one database per file and settings in a process, and `memory_limit` is that
+    database's, whichever connection sets it: statements in flight at once add their budgets.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.needs: dict[int, int] = {}  # per connection, the statement's budget in bytes
+        self.limit = 0  # the limit last set, in bytes
+
+
+_INSTANCES: dict[str, _Instance] = {}
+_INSTANCES_LOCK = threading.Lock()
+
+
 class DuckDB(Warehouse):
     """A DuckDB database file."""
 
     name = "duckdb"
+    # In eventqa's process, on its cores: one statement at a time uses them all already.
+    in_process = True
 
     def __init__(self, path: Path, memory_limit: str | None = None, threads: int | None = None):
         self.path = path
@@ -66,7 +86,8 @@ class DuckDB(Warehouse):
         self.settings["memory_limit"] = memory_limit or f"{BASE_BUDGET}B"
         if threads:
             self.settings["threads"] = threads
-        self._limits: dict[int, str] = {}  # per connection: the limit it runs under now
+        with _INSTANCES_LOCK:
+            self._instance = _INSTANCES.setdefault(str(path.resolve()), _Instance())
 
     @staticmethod
     def budget(events: int) -> int:
@@ -92,68 +113,84 @@ class DuckDB(Warehouse):
             connection.execute("SET TimeZone = 'UTC'")
         except Exception as error:
             raise self.translate(error) from error
-        self._limits[id(connection)] = self.settings["memory_limit"]
         return connection
 
-    def close(self, connection: Any) -> None:
-        """Close a connection from `connect`."""
-        self._limits.pop(id(connection), None)
-        super().close(connection)
+    def _set_limit(self, connection: Any, limit: int) -> bool:
+        """Set the database's limit (the caller holds the instance lock); False if refused.
 
-    def _limit(self, connection: Any, limit: str) -> None:
-        """Run the connection's next statements under `limit` (a DuckDB setting).
-
-        DuckDB refuses a lower limit while it holds more memory than that (its own buffers, not
-        evictable yet): the connection then keeps the limit it has, the larger.
+        DuckDB refuses a lower limit while it holds more memory than that (buffers not evictable
+        yet): the larger one then stays.
         """
         import duckdb
 
-        if self._limits.get(id(connection)) == limit:
-            return
+        if limit == self._instance.limit:
+            return True
         try:
-            connection.execute(f"SET memory_limit = '{limit}'")
+            connection.execute(f"SET memory_limit = '{limit}B'")
         except duckdb.OutOfMemoryException:
-            SQL_LOG.debug("DuckDB kept memory_limit %s (holds more than %s)",
-                          self._limits.get(id(connection)), limit)  # fmt: skip
-            return
-        self._limits[id(connection)] = limit
+            SQL_LOG.debug("DuckDB kept its memory limit of %d bytes", self._instance.limit)
+            return False
+        self._instance.limit = limit
+        return True
+
+    def _need(self, connection: Any, need: int | None) -> None:
+        """Record this connection's statement's budget (None: done) and set the sum of all."""
+        instance = self._instance
+        with instance.lock:
+            if need is None:
+                instance.needs.pop(id(connection), None)
+            else:
+                instance.needs[id(connection)] = need
+            wanted = max(sum(instance.needs.values()), BASE_BUDGET)
+            self._set_limit(connection, wanted)
 
     def _execute(
         self, connection: Any, statement: str, divisible: bool = False, events: int = 0
     ) -> list[tuple[Any, ...]]:
-        """Run a statement under its limit; out of memory, again with twice the limit.
+        """Run a statement under its budget; out of memory, again with twice the budget.
 
         The limit keeps a run's memory flat (hash tables spill past it), but a statement can need
         more memory than it can spill: DuckDB then refuses it ("failed to pin block"). A
         `divisible` statement is given back to its caller to split (the limit holds); any other
-        is run again with the limit doubled, up to OOM_DOUBLINGS times.
+        is run again with the budget doubled, up to OOM_DOUBLINGS times. With `memory_limit`
+        set, that is the budget of every statement at once; unset, each statement's budget
+        follows the events it checks (`budget`), and statements in flight add theirs.
         """
         import duckdb
 
-        limit: int | None
-        if self.memory_limit is None:
-            # The budget of the largest statement this connection ran: it only grows (a lower
-            # limit is refused while DuckDB still holds what the larger one used).
-            limit = max(self.budget(events), _bytes(self._limits.get(id(connection))) or 0)
-            setting = f"{limit}B"
+        fixed = _bytes(self.memory_limit) if self.memory_limit is not None else None
+        if self.memory_limit is not None and fixed is None:  # a share of RAM: DuckDB's own
+            rows: list[tuple[Any, ...]] = connection.execute(statement).fetchall()
+            return rows
+        if fixed is None:
+            need = self.budget(events)
+            self._need(connection, need)
         else:
-            limit, setting = _bytes(self.memory_limit), self.memory_limit
-        self._limit(connection, setting)
+            need = fixed
+            with self._instance.lock:
+                self._set_limit(connection, fixed)
         doubled = 0
         try:
             while True:
                 try:
-                    rows: list[tuple[Any, ...]] = connection.execute(statement).fetchall()
+                    rows = connection.execute(statement).fetchall()
                     return rows
                 except duckdb.OutOfMemoryException:
-                    if divisible or limit is None or doubled == OOM_DOUBLINGS:
+                    if divisible or doubled == OOM_DOUBLINGS:
                         raise
                     doubled += 1
-                    SQL_LOG.info("DuckDB out of memory: retried under %d bytes", limit << doubled)
-                    self._limit(connection, f"{limit << doubled}B")
+                    SQL_LOG.info("DuckDB out of memory: retried under %d bytes", need << doubled)
+                    if fixed is None:
+                        self._need(connection, need << doubled)
+                    else:
+                        with self._instance.lock:
+                            self._set_limit(connection, fixed << doubled)
         finally:
-            if doubled:
-                self._limit(connection, setting)
+            if fixed is None:
+                self._need(connection, None)
+            elif doubled:
+                with self._instance.lock:
+                    self._set_limit(connection, fixed)
 
     def check_table_exists(self, connection: Any, table: str) -> None:
         """Fail with exit 3 and a hint when the events table is missing."""
