@@ -255,6 +255,20 @@ def test_a_statement_reads_each_payload_of_its_window_once(demo, statements, sel
     assert [c["CTE Name"] for c in ctes] == ["s"]
 
 
+def test_the_samples_statement_defines_only_the_events_it_samples(demo, statements, monkeypatch):
+    """With 100 events in a table, defining every event's relations made a statement of 1MB."""
+    project, until = demo
+    monkeypatch.setattr(DuckDBSQL, "smallest", lambda self, value, count: None)  # no inline
+    run = project.run(Selection(table="backend__events"), until - timedelta(days=7), until,
+                      alert=False)  # fmt: skip
+    (samples,) = [s for s in statements if "AS sample_value" in s]
+    sampled = {event.event for event in run.events if any(c.samples for c in event.checks)}
+    assert 0 < len(sampled) < len(run.events)
+    (names,) = re.findall(r"event_name IN \(([^)]*)\)", samples)
+    assert {name.strip(" '") for name in names.split(",")} == sampled
+    assert len(set(re.findall(r"\b(e\d+)_r\d+ AS", samples))) == len(sampled)
+
+
 def test_a_run_without_fallback_never_imports_great_expectations(demo):
     """Nor protobuf or suite derivation: a run reads committed suites, it compiles no contract."""
     project, until = demo

@@ -249,11 +249,14 @@ def _ctes(
     shared: bool = True,
 ) -> list[str]:
     sql = warehouse.sql
-    events = [plan.job.event for plan in plans]
+    # A samples statement (`windows` by event) defines only the relations of the events it reads.
+    chosen = [i for i in range(len(plans)) if isinstance(windows, bool) or i in windows]
+    events = [plans[index].job.event for index in chosen]
     ctes = sql.window(window_rows(table, window, sql), events, shared)
     parsed_once = sql.rows_materialized(events, shared)
-    for index, plan in enumerate(plans):
-        wanted = windows if isinstance(windows, bool) else windows.get(index, set())
+    for index in chosen:
+        plan = plans[index]
+        wanted = windows if isinstance(windows, bool) else windows[index]
         ctes += [
             sql.cte(r.cte, relation_select(plan, r, wanted), parsed_once and r is plan.rows)
             for r in plan.relations
@@ -610,7 +613,8 @@ def _run_plans(
     samples_sql, wanted = sample_statement(plans, results, where, table, window, warehouse, texts)
     if samples_sql:
         statements += 1
-        sampled = warehouse.query(connection, samples_sql, table=table, events=len(plans))
+        sampling = len({index for index, _ in wanted})
+        sampled = warehouse.query(connection, samples_sql, table=table, events=sampling)
         for e, position, value in sampled:
             texts.setdefault((int(e), int(position)), []).append(str(value))
     for key in {*wanted, *texts}:
