@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -390,19 +391,26 @@ class Project:
         store = None
         # One statement per table window; tables run side by side, each on its own connection.
         workers = max(1, min(self.config.defaults.concurrency, len(by_table)))
-        if warehouse.in_process:  # its statements share our cores (and its memory is ours)
+        # A warehouse in this process shares our cores, our memory, and the interpreter: the
+        # store (SQLAlchemy's import, Python through and through) opens once the first
+        # statement has left, while the warehouse works without the GIL.
+        sent = threading.Event()
+        if warehouse.in_process:
             workers = 1
+        else:
+            sent.set()
         try:
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="eventqa") as pool:
                 futures = {
                     pool.submit(
                         self._with_retries, _check_table, warehouse, table, table_jobs,
                         declared.get(table), window, step if table in plans else None,
-                        plans.get(table),
+                        plans.get(table), sent,
                     ): table
                     for table, table_jobs in by_table.items()
                 }  # fmt: skip
                 try:  # this thread's work while the warehouse scans
+                    sent.wait()
                     store = self.result_store()
                     self._plan_counts(store, plans, by_table, window)
                 except BaseException:
@@ -882,20 +890,34 @@ def _check_table(
     window: Window,
     step: timedelta | None = None,
     plan: Future[Any] | None = None,
+    sent: threading.Event | None = None,
 ) -> tuple[Any, tuple[dict[str, dict[datetime, int]], dict[str, datetime]]]:
     """One table window's checks on a connection of its own, then the counts volume lacks.
 
     `step` is the volume bucket (None when the table's volume is not monitored); `plan` what to
-    count, which the caller reads from the results store while this scan runs.
+    count, which the caller reads from the results store while this scan runs. `sent` is set
+    once the table's statement has left (or could not), before the scan waits on its plan.
     """
     from eventqa.execution.runner import run_tables
 
-    connection = warehouse.connect()
+    sending = sent.set if sent is not None else _nothing
     try:
-        run = run_tables(warehouse, connection, table, jobs, declared, window, step)
+        connection = warehouse.connect()
+    except BaseException:
+        sending()
+        raise
+    try:
+        try:
+            run = run_tables(warehouse, connection, table, jobs, declared, window, step, sending)
+        finally:
+            sending()
         return run, _fetch_counts(warehouse, connection, table, plan.result() if plan else None)
     finally:
         warehouse.close(connection)
+
+
+def _nothing() -> None:
+    pass
 
 
 def _fetch_counts(

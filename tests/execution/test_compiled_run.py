@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 import textwrap
+import threading
 from datetime import timedelta
 
 import duckdb
@@ -267,6 +268,36 @@ def test_the_samples_statement_defines_only_the_events_it_samples(demo, statemen
     (names,) = re.findall(r"event_name IN \(([^)]*)\)", samples)
     assert {name.strip(" '") for name in names.split(",")} == sampled
     assert len(set(re.findall(r"\b(e\d+)_r\d+ AS", samples))) == len(sampled)
+
+
+def test_in_process_the_store_opens_once_the_table_statement_has_left(demo, monkeypatch):
+    """DuckDB runs in our interpreter: the store's Python must not hold up the statement's."""
+    import eventqa.service
+
+    project, until = demo
+    order: list[tuple[str, str]] = []
+
+    class Recorded:
+        def __init__(self, sent: threading.Event) -> None:
+            self.sent = sent
+
+        def set(self) -> None:
+            order.append(("sent", threading.current_thread().name))
+            self.sent.set()
+
+    check_table, opened = eventqa.service._check_table, Project.result_store
+    monkeypatch.setattr(
+        eventqa.service, "_check_table", lambda *a: check_table(*a[:-1], Recorded(a[-1]))
+    )
+    monkeypatch.setattr(
+        Project,
+        "result_store",
+        lambda self: order.append(("store", threading.current_thread().name)) or opened(self),
+    )
+    project.run(Selection(table="backend__events"), until - timedelta(days=7), until,
+                alert=False)  # fmt: skip
+    assert [what for what, _ in order][:2] == ["sent", "store"], order
+    assert order[0][1] != order[1][1]  # the scan's thread, then the caller's
 
 
 def test_a_run_without_fallback_never_imports_great_expectations(demo):

@@ -15,7 +15,7 @@ import json
 import re
 import threading
 import time
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -504,13 +504,15 @@ def run_tables(
     declared: tuple[list[str], str] | None,
     window: Window,
     bucket: timedelta | None = None,
+    sending: Callable[[], None] | None = None,
 ) -> TableRun:
     """Check every job of one table (and, with `declared`, its event names) in one scan.
 
     With `bucket`, the same scan counts the window's events per name and bucket (`counts`).
+    `sending` is called as the table's statement leaves for the warehouse.
     """
     plans = [plan_event(job, index, warehouse, window) for index, job in enumerate(jobs)]
-    return _run_plans(warehouse, connection, table, plans, declared, window, bucket)
+    return _run_plans(warehouse, connection, table, plans, declared, window, bucket, sending)
 
 
 def _run_plans(
@@ -521,6 +523,7 @@ def _run_plans(
     declared: tuple[list[str], str] | None,
     window: Window,
     bucket: timedelta | None = None,
+    sending: Callable[[], None] | None = None,
 ) -> TableRun:
     started = time.monotonic()
     names = declared[0] if declared is not None else None
@@ -536,6 +539,8 @@ def _run_plans(
         run.events.sort(key=lambda event: order[event.event])  # as the jobs came
         return run
     rejected: dict[tuple[int, int], CheckResult] = {}
+    if sending is not None:
+        sending()
     try:
         rows = warehouse.query(
             connection, statement, table=table, divisible=len(plans) > 1, events=len(plans)
