@@ -137,6 +137,49 @@ def test_each_broken_promise_fails_its_own_check(make_project, payload, key, sam
     assert result.exit_code == 1
 
 
+@pytest.mark.parametrize("selection", [("thing_happened",), None], ids=["alone", "table"])
+def test_white_space_around_a_payload_is_not_a_change_of_kind(make_project, selection):
+    """DuckDB's JSON keeps the text as written; its kind is the value's, spaces or not.
+
+    With another event, the table's statement is the fused pipeline; alone, the event's own.
+    """
+    checks = CHECKS + "  part_named: {}\n"
+    root = make_project(
+        {"events.proto": events_proto(PROTO, {"thing_happened": "Thing", "part_named": "Part"})},
+        checks,
+    )
+    connection = duckdb.connect(str(root / "wh.duckdb"))
+    connection.execute(
+        "CREATE TABLE backend__events (event_id VARCHAR, event_name VARCHAR, "
+        "event_timestamp TIMESTAMPTZ, payload JSON)"
+    )
+    rows = [
+        ("thing_happened", " " + json.dumps(good())),
+        ("thing_happened", "\n\t" + json.dumps(good(small="x", extra=1)) + " \r\n"),
+        ("thing_happened", json.dumps(good())),
+        ("part_named", "  " + json.dumps({"name": "p"}) + "\n"),
+    ]
+    for number, (name, text) in enumerate(rows):
+        connection.execute(
+            "INSERT INTO backend__events VALUES (?, ?, ?, ?)", [f"e{number}", name, AT, text]
+        )
+    connection.close()
+    project = Project(root / "checks.yaml")
+    project.generate()
+    chosen = Selection(events=selection) if selection else Selection(table="backend__events")
+    result = project.run(chosen, SINCE, UNTIL, alert=False)
+    failing = {
+        (event.event, c.check, c.column): (c.unexpected_count, c.samples)
+        for event in result.events
+        for c in event.checks
+        if c.status != Status.PASSED
+    }
+    assert failing == {
+        ("thing_happened", "type", "small"): (1, ['"x"']),
+        ("thing_happened", "undeclared_keys", "keys(payload)"): (1, ["extra"]),
+    }
+
+
 def test_absent_optional_message_is_not_a_missing_nested_field(make_project):
     rows = [("thing_happened", AT, good(part=...)), ("thing_happened", AT, good(part=None))]
     _, checks = run(build(make_project, rows))

@@ -602,7 +602,7 @@ class FusedScan:
         listed = ", ".join(sql.literal(name) for name in sorted(names))
         rows_only = range(self.rows)
         level = (
-            "SELECT event_id, event_timestamp, event_name, CAST(payload AS VARCHAR) AS raw, "
+            f"SELECT event_id, event_timestamp, event_name, {sql.payload_text('payload')} AS raw, "
             f"{name_tree('event_name', names, sql)} AS u0 FROM w_all "
             f"WHERE event_name IN ({listed})"
         )

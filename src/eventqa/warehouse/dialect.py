@@ -68,6 +68,13 @@ class DialectSQL:
         """event_id, event_timestamp, event_name, raw (payload text) and doc (parsed payload)."""
         raise NotImplementedError
 
+    def payload_text(self, column: str) -> str:
+        """The payload column as JSON text that starts with its value (no white space first).
+
+        Kinds are read from the text's first character (`Projection.lexical_kind`).
+        """
+        raise NotImplementedError
+
     def elements(self, parent: str, path: list[str]) -> str:
         """One row per element of the array at `path` in each parent row's doc."""
         raise NotImplementedError

@@ -314,9 +314,13 @@ class SnowflakeSQL(DialectSQL):
     @override
     def source(self, table: str, where: str) -> str:
         return (
-            "SELECT event_id, event_timestamp, event_name, TO_JSON(payload) AS raw, "
+            f"SELECT event_id, event_timestamp, event_name, {self.payload_text('payload')} AS raw, "
             f"payload AS doc FROM {table} WHERE {where}"
         )
+
+    @override
+    def payload_text(self, column: str) -> str:
+        return f"TO_JSON({column})"  # a VARIANT's JSON text is written anew: no white space
 
     @override
     def elements(self, parent: str, path: list[str]) -> str:
