@@ -105,3 +105,17 @@ def test_loading_never_creates_the_folder(tmp_path):
     checks.write_text("defaults:\n  window: 2h\n")
     assert _load(checks)[1] and _load(checks)[1]
     assert not (tmp_path / ".eventqa").exists()
+
+
+def test_without_a_schedule_no_command_imports_apscheduler(tmp_path):
+    """The default schedule is a constant: only a schedule checks.yaml writes is checked by it."""
+    checks = _project(tmp_path, "version: 1\ntables: {BackendEvent: backend__events}\n")
+    code = LOAD.replace('"ruamel.yaml" in sys.modules', '"apscheduler" in sys.modules')
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(checks)], capture_output=True, text=True, check=True
+    )
+    import json
+
+    shown, imported = json.loads(done.stdout)
+    assert shown["defaults"]["schedule"] == {"timezone": "UTC", "cron": "0 * * * *"}
+    assert not imported

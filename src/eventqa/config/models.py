@@ -271,7 +271,8 @@ class Defaults(Strict):
     severity: Severity = Severity.ERROR
     future_skew: Margin = timedelta(minutes=5)
     # A factory: validating a schedule imports APScheduler, which `eventqa --help` must not.
-    schedule: Schedule = Field(default_factory=lambda: Schedule(cron="0 * * * *"))
+    # Hourly; a constant, not checked by APScheduler again in every command.
+    schedule: Schedule = Field(default_factory=lambda: Schedule.model_construct(cron="0 * * * *"))
     # Events checked at once: each is a few small queries, so the warehouse sets the limit.
     concurrency: int = Field(default=4, ge=1, le=64)
     # Scheduled runs missed (scheduler down, pool busy) are still made, once, within this time.
