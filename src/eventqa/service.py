@@ -409,6 +409,8 @@ class Project:
                     ): table
                     for table, table_jobs in by_table.items()
                 }  # fmt: skip
+                for future in futures:  # a scan that failed before its statement left
+                    future.add_done_callback(lambda _: sent.set())
                 try:  # this thread's work while the warehouse scans
                     sent.wait()
                     store = self.result_store()
@@ -900,24 +902,17 @@ def _check_table(
     """
     from eventqa.execution.runner import run_tables
 
-    sending = sent.set if sent is not None else _nothing
-    try:
-        connection = warehouse.connect()
-    except BaseException:
-        sending()
-        raise
+    sending = sent.set if sent is not None else None
+    connection = warehouse.connect()
     try:
         try:
             run = run_tables(warehouse, connection, table, jobs, declared, window, step, sending)
         finally:
-            sending()
+            if sent is not None:
+                sent.set()  # before waiting on the plan the caller fills once it is set
         return run, _fetch_counts(warehouse, connection, table, plan.result() if plan else None)
     finally:
         warehouse.close(connection)
-
-
-def _nothing() -> None:
-    pass
 
 
 def _fetch_counts(

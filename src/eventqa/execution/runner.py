@@ -534,7 +534,8 @@ def _run_plans(
         apart = plans[unfused.event]
         others = [plan for plan in plans if plan is not apart]
         SQL_LOG.info("%s: %s in a statement of its own (%s)", table, apart.job.event, unfused)
-        run = _in_batches(warehouse, connection, table, [others, [apart]], declared, window, bucket)
+        batches = [others, [apart]]
+        run = _in_batches(warehouse, connection, table, batches, declared, window, bucket, sending)
         order = {plan.job.event: index for index, plan in enumerate(plans)}
         run.events.sort(key=lambda event: order[event.event])  # as the jobs came
         return run
@@ -722,6 +723,7 @@ def _in_batches(
     declared: tuple[list[str], str] | None,
     window: Window,
     bucket: timedelta | None = None,
+    sending: Callable[[], None] | None = None,
 ) -> TableRun:
     """One statement per batch of events (table-level checks and counts with the first)."""
     runs = [
@@ -733,6 +735,7 @@ def _in_batches(
             declared if not i else None,
             window,
             bucket if not i else None,
+            sending if not i else None,
         )
         for i, batch in enumerate(batches)
     ]
