@@ -67,18 +67,26 @@ def _answers(run):
          for table in run.tables for check in table.checks}  # fmt: skip
 
 
+@pytest.mark.parametrize("hashing", ["hash", "colliding"])
 @pytest.mark.parametrize("table", ["backend__events", "frontend__events"])
 def test_the_fused_pipeline_answers_as_one_branch_per_event_does(
-    demo, statements, monkeypatch, table
+    demo, statements, monkeypatch, table, hashing
 ):
     """DuckDB's one pipeline per table and the compiler's own per-event statement agree.
 
     Every field of every check (counts, observed values, samples) over the demo's tables, which
-    hold repeated fields, row rules, uniqueness rules and planted defects of each kind.
+    hold repeated fields, row rules, uniqueness rules and planted defects of each kind. The
+    pipeline groups keys by hash; with a hash of three values (`colliding`), nearly every key
+    shares its hash with others, and every uniqueness check is settled over its relation.
     """
     project, until = demo
     since = until - timedelta(days=7)
+    if hashing == "colliding":
+        weak = DuckDBSQL.key_hash
+        monkeypatch.setattr(DuckDBSQL, "key_hash", lambda self, c: f"({weak(self, c)} % 3)")
     fused = project.run(Selection(table=table), since, until, alert=False)
+    if hashing == "colliding":
+        assert [s for s in statements if "% 3)" in s]
     assert [s for s in statements if "s AS MATERIALIZED" in s]
     statements.clear()
     monkeypatch.setattr(DuckDBSQL, "fused", False)

@@ -63,7 +63,21 @@ def test_inline_samples_equal_the_samples_statement(make_project, statements, mo
 
 
 def test_a_run_whose_samples_the_scan_carries_sends_one_statement(make_project, statements):
+    project = build(make_project, rows()[151:], DUCKDB_CHECKS)
+    result = outcome(project)
+    failed = {k for k, v in result.items() if v[0] != "passed"}
+    assert failed >= {"small.type", "rule.compare.small!=maybe"}
+    assert len([s for s in statements if "payload" in s]) == 1
+
+
+def test_duplicates_found_by_hash_are_counted_and_sampled_in_one_more_statement(
+    make_project, statements
+):
+    # The scan groups keys by hash: none repeated proves the key unique; repeats are counted
+    # again over the relation, with their samples, in the one statement samples need anyway.
     project = build(make_project, rows()[151:], CHECKS)
     result = outcome(project)
-    assert {k for k, v in result.items() if v[0] != "passed"} >= {"small.type", "rule.unique.maybe"}
-    assert len([s for s in statements if "payload" in s]) == 1
+    assert result["rule.unique.maybe"] == ("failed", 37, [0, 1, 2, 3, 4, 5, 6])
+    assert result["event_id.unique"][0] == "passed"
+    sent = [s for s in statements if "payload" in s]
+    assert len(sent) == 2 and "hash(" in sent[0] and "GROUP BY maybe HAVING" in sent[1]

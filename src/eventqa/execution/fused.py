@@ -282,6 +282,7 @@ class FusedScan:
         for index, plan in enumerate(plans):
             self._place(index, plan, parameters(plan.job.suite))
         self.key_columns = sorted({s for unit in self.units for s in unit.keys})
+        self.hashed = False  # whether `branches` groups keys by hash (counts are upper bounds)
 
     # -- layout --------------------------------------------------------------------------------
 
@@ -993,6 +994,11 @@ class FusedScan:
         smallest = sql.smallest("v", 20) or "NULL"
         for number, (_, user, columns, value, rows) in enumerate(keys):
             present = " AND ".join(f"{c} IS NOT NULL" for c in columns)
+            # By hash where the dialect has one: no duplicated hash, no duplicated key (exact);
+            # otherwise the count is an upper bound that `decode` reports as unsettled.
+            hashed = sql.key_hash(columns)
+            if hashed is not None:
+                columns, value, self.hashed = [hashed], "NULL", True
             # One kind of unit: its keys alone are the grouping (DuckDB packs short strings).
             alone = user == "u" and len(self.units) == 1
             selected = "0 AS u" if alone else user
@@ -1023,7 +1029,11 @@ class FusedScan:
     # -- the result ----------------------------------------------------------------------------
 
     def decode(self, rows: list[tuple[int, int, str]]) -> dict[tuple[int, int], list[Any]]:
-        """Each placed check's aggregate values, by (event, position), from the fused rows."""
+        """Each placed check's aggregate values, by (event, position), from the fused rows.
+
+        Duplicate counts grouped by hash are exact when zero; the others are listed in
+        `unsettled` for the caller to count over the check's relation.
+        """
         units: dict[int, list[Any]] = {}
         slots: dict[int, list[Any]] = {}
         keys: dict[tuple[str, int], list[Any]] = {}
@@ -1043,6 +1053,9 @@ class FusedScan:
             lane_at[kind] = at
             at += width * (2 if kind[0] == "SAMPLE" else 1)
         values: dict[tuple[int, int], list[Any]] = {}
+        # Checks whose duplicated keys were counted by hash, and found some: (event, position)
+        # -> the indexes of those counts, upper bounds until counted over the relation.
+        self.unsettled: dict[tuple[int, int], list[int]] = {}
         for (event, position), placed in self.placed.items():
             got: list[Any] = []
             for what, where in placed.sources:
@@ -1070,6 +1083,8 @@ class FusedScan:
                         family, slot, sampled = where
                         found = keys.get((f"kk{family}", slot))
                     count, smallest = found if found else (0, None)
+                    if count and self.hashed:
+                        self.unsettled.setdefault((event, position), []).append(len(got))
                     got.append(json.dumps([count, smallest]) if sampled else count)
                 else:
                     got.append(rules.get(where))

@@ -458,6 +458,20 @@ class TableRun:
     after_clock: dict[str, CheckResult] = field(default_factory=dict)
 
 
+def _carry(
+    check: Compiled,
+    values: list[Any],
+    result: CheckResult,
+    texts: dict[tuple[int, int], list[str]],
+    key: tuple[int, int],
+) -> None:
+    """A failed check's samples from its own aggregates, where they are complete."""
+    if check.inline is not None and _failed(result):
+        inline, complete = check.inline(values)
+        if complete:
+            texts[key] = inline
+
+
 def _check_result(check: Compiled, values: list[Any]) -> CheckResult:
     fields = base_result(check.expectation)
     outcome = check.judge(values)
@@ -590,6 +604,7 @@ def _run_plans(
         names = TABLE_KEYS if e < 0 else named[(e, r)]
         found.setdefault(e, {}).update(zip(names, json.loads(result), strict=True))
     fused_values = fused.decode(fused_rows) if fused is not None else {}
+    unsettled = fused.unsettled if fused is not None else {}
     for index, count in (fused.row_counts(fused_rows) if fused is not None else {}).items():
         found.setdefault(index, {})["n"] = count
     statements = 1
@@ -612,19 +627,38 @@ def _run_plans(
                 where[(index, check.position)] = (relation, check)
                 # Samples the table statement carried (`Compiled.inline`), where complete; the
                 # samples statement fetches the others.
-                if judged.inline is not None and _failed(result):
-                    inline, complete = judged.inline(got)
-                    if complete:
-                        texts[(index, check.position)] = inline
-    samples_sql, wanted = sample_statement(plans, results, where, table, window, warehouse, texts)
+                if (index, check.position) not in unsettled:
+                    _carry(judged, got, result, texts, (index, check.position))
+    # Duplicates counted by hash and found are counted again over their relation, exactly, in
+    # the samples statement; their samples come with the count, where it carries them.
+    carried = {*texts}
+    for key, indexes in unsettled.items():
+        if all(where[key][1].parts[at].sampled is not None for at in indexes):
+            carried.add(key)
+    samples_sql, wanted = sample_statement(
+        plans, results, where, table, window, warehouse, carried, unsettled
+    )
     if samples_sql:
         statements += 1
-        sampling = len({index for index, _ in wanted})
+        sampling = len({index for index, _ in [*wanted, *unsettled]})
         sampled = warehouse.query(connection, samples_sql, table=table, events=sampling)
         for e, position, value in sampled:
-            texts.setdefault((int(e), int(position)), []).append(str(value))
+            e, position = int(e), int(position)
+            if position >= 0:
+                texts.setdefault((e, position), []).append(str(value))
+                continue
+            key = (e, -1 - position)  # a count settled: [the aggregate's index, its value]
+            at, exact = json.loads(value)
+            assert fused is not None  # only a pipeline counts keys by hash
+            judged = fused.placed[key].check
+            got = fused_values[key]
+            got[at] = exact
+            results[e][key[1]] = _check_result(judged, got)
+            _carry(judged, got, results[e][key[1]], texts, key)
     for key in {*wanted, *texts}:
         index, position = key
+        if not _failed(results[index][position]):
+            continue  # counted by hash, its keys repeat none: passed once settled
         check = where[key][1]
         # The smallest failing values, in order: the same run gives the same samples.
         timestamps = check.sample is not None and plans[index].projection.is_timestamp(check.sample)
@@ -818,14 +852,30 @@ def sample_statement(
     window: Window,
     warehouse: Warehouse,
     carried: Collection[tuple[int, int]] = (),
+    unsettled: dict[tuple[int, int], list[int]] | None = None,
 ) -> tuple[str | None, list[tuple[int, int]]]:
     """One capped statement fetching up to SAMPLE_SIZE failing values of every failed check.
 
-    `carried`: the checks whose samples the table statement already returned.
+    `carried`: the checks whose samples the table statement already returned. `unsettled`: the
+    checks whose duplicate counts (by the index of the aggregate) are upper bounds; the statement
+    computes those aggregates over the relation, in rows at position `-1 - position` holding
+    `[index, value]`.
     """
     sql = warehouse.sql
     branches: list[str] = []
     wanted: list[tuple[int, int]] = []
+    windows: dict[int, set[int]] = {}
+    for (index, position), indexes in (unsettled or {}).items():
+        relation, check = where[(index, position)]
+        for at in indexes:
+            part = check.parts[at]
+            assert part.function == "DUPLICATES", part
+            exact = sql.json_array([str(at), part.sql.replace("{relation}", relation.cte)])
+            branches.append(
+                f"SELECT {index} AS event_index, {-1 - position} AS position, "
+                f"{exact} AS sample_value"
+            )
+        windows.setdefault(index, set())
     for (index, position), (relation, check) in where.items():
         plan = plans[index]
         if not _failed(results[index][position]) or (index, position) in carried:
@@ -866,7 +916,6 @@ def sample_statement(
     if not branches:
         return None, []
     # Window columns (duplicate counts) only for the failed checks whose rows are fetched.
-    windows: dict[int, set[int]] = {}
     for index, position in wanted:
         windows.setdefault(index, set()).add(position)
     # Samples read few rows, through joins and sorts that would store a shared window.

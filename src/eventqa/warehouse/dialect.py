@@ -231,6 +231,15 @@ class DialectSQL:
         """One unit of the pipeline: its number, its document and the JSON texts it reads."""
         raise NotImplementedError
 
+    def key_hash(self, columns: list[str]) -> str | None:
+        """A 64-bit hash of a key's columns, equal wherever GROUP BY finds the keys equal.
+
+        None where uniqueness is grouped by the keys themselves. With one, a pipeline groups its
+        keys by hash: a smaller state, and exact when no hash repeats (the usual case); a count
+        above zero is only an upper bound, settled over the relation (`runner`).
+        """
+        return None
+
     def smallest(self, value: str, count: int) -> str | None:
         """An aggregate: the `count` smallest non-null values, in order, repeats kept (a list).
 
