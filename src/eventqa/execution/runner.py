@@ -4,7 +4,8 @@ For each table, every selected event's relations (rows, elements of repeated fie
 objects) are written as common table expressions over one window of the table, and each
 expectation becomes aggregates over its relation (`compiler`). One statement returns one row per
 aggregate branch (an event's relations that read the same rows share one); a second, capped
-statement fetches samples for the checks that failed. Only aggregates and samples reach Python,
+statement fetches samples for the checks that failed, and counts exactly the duplicates a fused
+pipeline found by hash. Only aggregates and samples reach Python,
 never the window's rows. Expectation types the compiler does not know run through Great
 Expectations' engine (`reference`), for those expectations only.
 """
