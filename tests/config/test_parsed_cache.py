@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -27,11 +28,11 @@ LOAD = textwrap.dedent(
 )
 
 
-def _load(checks: Path) -> tuple[object, bool]:
-    import json
-
+def _load(checks: Path, module: str = "ruamel.yaml") -> tuple[object, bool]:
+    """checks.yaml as loaded in a fresh interpreter, and whether that imported `module`."""
+    code = LOAD.replace('"ruamel.yaml" in sys.modules', f"{module!r} in sys.modules")
     done = subprocess.run(
-        [sys.executable, "-c", LOAD, str(checks)], capture_output=True, text=True, check=False
+        [sys.executable, "-c", code, str(checks)], capture_output=True, text=True, check=False
     )
     assert done.returncode == 0, done.stderr[-2000:]
     shown, parsed = json.loads(done.stdout)
@@ -110,12 +111,6 @@ def test_loading_never_creates_the_folder(tmp_path):
 def test_without_a_schedule_no_command_imports_apscheduler(tmp_path):
     """The default schedule is a constant: only a schedule checks.yaml writes is checked by it."""
     checks = _project(tmp_path, "version: 1\ntables: {BackendEvent: backend__events}\n")
-    code = LOAD.replace('"ruamel.yaml" in sys.modules', '"apscheduler" in sys.modules')
-    done = subprocess.run(
-        [sys.executable, "-c", code, str(checks)], capture_output=True, text=True, check=True
-    )
-    import json
-
-    shown, imported = json.loads(done.stdout)
+    shown, imported = _load(checks, "apscheduler")
     assert shown["defaults"]["schedule"] == {"timezone": "UTC", "cron": "0 * * * *"}
     assert not imported

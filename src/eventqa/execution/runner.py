@@ -5,9 +5,9 @@ objects) are written as common table expressions over one window of the table, a
 expectation becomes aggregates over its relation (`compiler`). One statement returns one row per
 aggregate branch (an event's relations that read the same rows share one); a second, capped
 statement fetches samples for the checks that failed, and counts exactly the duplicates a fused
-pipeline found by hash. Only aggregates and samples reach Python,
-never the window's rows. Expectation types the compiler does not know run through Great
-Expectations' engine (`reference`), for those expectations only.
+pipeline found by hash. Only aggregates and samples reach Python, never the window's rows.
+Expectation types the compiler does not know run through Great Expectations' engine
+(`reference`), for those expectations only.
 """
 
 from __future__ import annotations
