@@ -68,6 +68,22 @@ def test_json_document_has_the_documented_shape():
     assert [c["status"] for c in event["checks"]] == ["failed", "warned", "passed", "error"]
     assert event["checks"][0]["samples"] == ["BLUE"]
     assert document["tables"][0]["table"] == "backend__events"
+    assert list(document)[-1] == "status"  # after the run's parts, where scripts found it before
+
+
+def test_json_document_is_strict_json_in_utf8():
+    """Text from contracts and the warehouse passes through as it is; a NaN or infinite observed
+    value is `null` (JSON has neither, and `NaN` would break every strict reader)."""
+    odd = check("prix en €, café", Status.FAILED, observed_value={"mean": float("nan")})
+    event = RUN.events[0].model_copy(update={"checks": [odd]})
+    text = run_json(RUN.model_copy(update={"events": [event]}))
+
+    def refuse(constant: str) -> None:
+        raise AssertionError(f"{constant} is not JSON")
+
+    document = json.loads(text, parse_constant=refuse)
+    assert '"prix en €, café"' in text
+    assert document["events"][0]["checks"][0]["observed_value"] == {"mean": None}
 
 
 def test_junit_marks_failures_errors_and_keeps_warnings_passing():

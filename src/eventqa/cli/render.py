@@ -359,12 +359,12 @@ def print_alerts(err: Console, alerts: Any) -> None:
 
 
 def run_json(result: Any) -> str:
-    """The `--format json` document (README, "Commands"; its shape is documented there)."""
-    import json
+    """The `--format json` document (README, "Commands"; its shape is documented there).
 
-    document = result.model_dump(mode="json")
-    document["status"] = result.status.value
-    return json.dumps(document, indent=2)
+    Pydantic's own serializer writes it: `json.dumps(indent=2)` runs in Python and took 0.9 s
+    for a run over 200 events (16 MB; 0.13 s this way). Text is written as UTF-8, unescaped.
+    """
+    return str(result.model_dump_json(indent=2))
 
 
 @contextmanager

@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 
 class Status(StrEnum):
@@ -171,6 +171,7 @@ class RunResult(Result):
     # What alerting did with this run; None when it did not alert (`--no-alert`).
     alerts: AlertSummary | None = None
 
+    @computed_field  # type: ignore[prop-decorator]  # in the JSON document, after `alerts`
     @property
     def status(self) -> Status:
         """The worst status of any event or table."""
