@@ -8,7 +8,8 @@ Cases, each timed as whole processes (median of --repeat runs after one warm-up)
 RSS of the process tree (the largest process, from the kernel's accounting of each finished run):
 
 - one:  `eventqa run --event user_followed_user` on a warehouse where a quarter of N rows are that
-        event, against one hand-written query computing the same metrics in one scan.
+        event, against one hand-written query computing the same metrics in one scan; and
+        `floor.py`, that scan plus what any run on eventqa's libraries imports and opens.
 - many: `eventqa run --all` on a generated project of 200 event contracts over two tables of N rows
         in all (`many_events.py`), against one hand-written query per table scanning its window
         once (`many_scan.py`).
@@ -190,8 +191,12 @@ class Row:
         return self.eventqa.median / self.baseline.median
 
 
-def bench_one(rows: int, cache: Path, work: Path, args: argparse.Namespace) -> Row:
-    """`eventqa run --event user_followed_user` against the single scan, on `rows` rows."""
+def bench_one(rows: int, cache: Path, work: Path, args: argparse.Namespace) -> list[Row]:
+    """`eventqa run --event user_followed_user` against the single scan, on `rows` rows.
+
+    A second row times `floor.py` against the same scan: the nearest any run importing click,
+    rich, pydantic and SQLAlchemy can come to it, so the ratio above it is eventqa's own.
+    """
     key = f"one-{rows}-{source_digest()}"
     warehouse = cached(cache, key, lambda p: one_event.build_warehouse(p, rows, UNTIL - SPAN, SPAN))
     project = work / f"one-{rows}"
@@ -208,9 +213,15 @@ def bench_one(rows: int, cache: Path, work: Path, args: argparse.Namespace) -> R
     print(f"  eventqa run --event {one_event.EVENT} ...", flush=True)
     timing = measure(command, project, args, {0, 1})
     print("  hand-written scan ...", flush=True)
-    scan = [PYTHON, str(BENCH / "scan.py"), str(warehouse), SINCE.isoformat(), UNTIL.isoformat()]
-    baseline = measure([*scan, str(sql)], project, args, {0})
-    return Row("one event", rows, timing, baseline, query_count(output))
+    window = [str(warehouse), SINCE.isoformat(), UNTIL.isoformat()]
+    baseline = measure([PYTHON, str(BENCH / "scan.py"), *window, str(sql)], project, args, {0})
+    print("  the stack's floor (the scan, plus what every run imports and opens) ...", flush=True)
+    floor_command = [PYTHON, str(BENCH / "floor.py"), *window, str(sql), "checks.yaml"]
+    floor = measure(floor_command, project, args, {0})
+    return [
+        Row("one event", rows, timing, baseline, query_count(output)),
+        Row("  stack floor", rows, floor, baseline),
+    ]
 
 
 def bench_many(rows: int, cache: Path, work: Path, args: argparse.Namespace) -> Row:
@@ -354,7 +365,7 @@ def main() -> None:
         for size in sizes:
             if args.case in ("all", "one"):
                 print(f"one event, {label(size)} rows", flush=True)
-                rows.append(bench_one(size, args.cache, work, args))
+                rows += bench_one(size, args.cache, work, args)
             if args.case in ("all", "many"):
                 print(f"many events, {label(size)} rows", flush=True)
                 rows.append(bench_many(size, args.cache, work, args))
