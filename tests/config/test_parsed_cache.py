@@ -114,3 +114,31 @@ def test_without_a_schedule_no_command_imports_apscheduler(tmp_path):
     shown, imported = _load(checks, "apscheduler")
     assert shown["defaults"]["schedule"] == {"timezone": "UTC", "cron": "0 * * * *"}
     assert not imported
+
+
+def test_a_kept_schedule_is_not_checked_by_apscheduler_again(tmp_path):
+    """A kept document passed APScheduler's check: only a new text or a new APScheduler checks
+    it again, and a schedule APScheduler refuses is refused every time."""
+    text = "defaults:\n  schedule: {cron: '*/30 * * * *', timezone: Europe/Paris}\n"
+    checks = _project(tmp_path, text)
+    first, imported = _load(checks, "apscheduler")
+    assert imported and first["defaults"]["schedule"]["cron"] == "*/30 * * * *"
+    assert _load(checks, "apscheduler") == (first, False)
+    kept = tmp_path / ".eventqa" / "config.parsed"
+    document = json.loads(kept.read_text())
+    kept.write_text(json.dumps({**document, "key": "from another APScheduler"}))
+    assert _load(checks, "apscheduler") == (first, True)
+    checks.write_text(text.replace("*/30", "*/61"))
+    refused = "checks.yaml:2: defaults.schedule.cron: '*/61 * * * *' is not a cron"
+    for _ in range(2):
+        shown, imported = _load(checks, "apscheduler")
+        assert imported and refused in str(shown)
+
+
+def test_the_kept_document_depends_on_apschedulers_version(tmp_path, monkeypatch):
+    from eventqa.config import loader
+
+    checks = _project(tmp_path, "defaults:\n  schedule: {cron: '0 6 * * *'}\n")
+    key = loader.ParsedCache(tmp_path, checks.read_text()).key
+    monkeypatch.setattr(loader, "_version", lambda distribution: "99.0")
+    assert loader.ParsedCache(tmp_path, checks.read_text()).key != key

@@ -141,12 +141,17 @@ class ParsedCache:
     document made only of mappings with string keys, lists, strings, numbers, booleans and nulls
     (what JSON holds exactly) is kept with the line of each key and item, and read back while
     the text, this loader and ruamel.yaml are the same; anything else is parsed every time.
+
+    Only a valid document is kept, so a kept one passed APScheduler's check of its schedules:
+    while APScheduler's version is the same too, that check (30 ms, most of it APScheduler's
+    import, before a run's first statement) is not made again.
     """
 
     def __init__(self, directory: Path, text: str):
         self.path = directory / ".eventqa" / "config.parsed"
-        # What the kept document and lines come from: this loader, `positions` and ruamel.yaml
-        # (its __init__ holds its version), and the text.
+        # What the kept document and lines come from: this loader, the models (`positions`,
+        # the validators) and ruamel.yaml (its __init__ holds its version), APScheduler's
+        # version, and the text.
         sources = [Path(__file__), Path(positions.__code__.co_filename)]
         spec = importlib.util.find_spec("ruamel.yaml")
         if spec is not None and spec.origin is not None:
@@ -154,6 +159,7 @@ class ParsedCache:
         digest = hashlib.sha256()
         for source in sources:
             digest.update(source.read_bytes())
+        digest.update(f"\0{_version('apscheduler')}\0".encode())
         digest.update(text.encode())
         self.key = digest.hexdigest()
 
@@ -176,6 +182,16 @@ class ParsedCache:
         with contextlib.suppress(OSError):
             kept = {"key": self.key, "document": plain, "lines": lines}
             self.path.write_text(json.dumps(kept), encoding="utf-8")
+
+
+def _version(distribution: str) -> str:
+    """An installed distribution's version ("" when it is not installed)."""
+    import importlib.metadata  # pydantic has imported it already
+
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return ""
 
 
 _NOT_PLAIN = object()
@@ -255,7 +271,8 @@ def load_config(path: Path) -> Config:
         )
     checked = CheckedQueries(path.parent)
     try:
-        context = {"dialect": _sql_dialect(document), "checked": checked}
+        context: dict[str, Any] = {"dialect": _sql_dialect(document), "checked": checked}
+        context["schedules_checked"] = kept is not None  # a kept document passed every check
         config = Config.model_validate(document, context=context)
     except ValidationError as error:
         problems = []
