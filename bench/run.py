@@ -5,7 +5,9 @@
 (`make bench` runs it with the defaults.)
 
 Cases, each timed as whole processes (median of --repeat runs after one warm-up), with the peak
-RSS of the process tree (the largest process, from the kernel's accounting of each finished run):
+RSS of the process tree (the largest process, from the kernel's accounting of each finished run).
+eventqa and its baselines run in turn, one run of each per round, and a ratio is the median of
+the rounds' ratios: a shared machine's speed drifts between two blocks of runs.
 
 - one:  `eventqa run --event user_followed_user` on a warehouse where a quarter of N rows are that
         event, against one hand-written query computing the same metrics in one scan; and
@@ -99,21 +101,35 @@ def run_once(command: list[str], cwd: Path, timeout: float) -> tuple[float, floa
 
 def measure(command: list[str], cwd: Path, args: argparse.Namespace, ok: set[int]) -> Timing:
     """`--warmup` runs that warm the file cache (exit codes checked too), then `--repeat` counted."""
-    timing = Timing()
-    timeout = args.timeout
+    return measure_in_turn([(command, ok)], cwd, args)[0]
+
+
+def measure_in_turn(
+    commands: list[tuple[list[str], set[int]]], cwd: Path, args: argparse.Namespace
+) -> list[Timing]:
+    """Each command's timing, the commands run in turn: one run of each per round.
+
+    A shared machine's speed drifts over minutes; timed in turn, the i-th runs of two commands
+    met the same machine, and `Row.ratio` compares them pair by pair. The order turns each round,
+    so no command always runs first (after the other's file cache, or its freed memory).
+    """
+    timings = [Timing() for _ in commands]
     for attempt in range(args.warmup + args.repeat):
-        seconds, peak, code, stderr = run_once(command, cwd, timeout)
-        if seconds >= timeout:
-            timing.timed_out = True
-            print(f"    timed out after {timeout:.0f} s: {' '.join(command[:4])} ...", flush=True)
-            return timing
-        if code not in ok:
-            raise SystemExit(f"{' '.join(command)} exited {code}:\n{stderr[-3000:]}")
-        if attempt >= args.warmup:
-            timing.seconds.append(seconds)
-            timing.peak_mib.append(peak)
-            timing.codes.append(code)
-    return timing
+        turn = attempt % len(commands)
+        for index in [*range(turn, len(commands)), *range(turn)]:
+            command, ok = commands[index]
+            seconds, peak, code, stderr = run_once(command, cwd, args.timeout)
+            if seconds >= args.timeout:
+                timings[index].timed_out = True
+                print(f"    timed out after {args.timeout:.0f} s: {' '.join(command[:4])} ...")
+                return timings
+            if code not in ok:
+                raise SystemExit(f"{' '.join(command)} exited {code}:\n{stderr[-3000:]}")
+            if attempt >= args.warmup:
+                timings[index].seconds.append(seconds)
+                timings[index].peak_mib.append(peak)
+                timings[index].codes.append(code)
+    return timings
 
 
 def query_count(output: Path) -> int | None:
@@ -183,11 +199,17 @@ class Row:
     eventqa: Timing
     baseline: Timing | None = None
     queries: int | None = None
+    # Timed in turn with its baseline (`measure_in_turn`): the ratio is the median of each
+    # round's ratio, not the ratio of two medians taken minutes apart.
+    paired: bool = False
 
     @property
     def ratio(self) -> float | None:
         if self.baseline is None or self.eventqa.timed_out or self.baseline.timed_out:
             return None
+        if self.paired and len(self.eventqa.seconds) == len(self.baseline.seconds):
+            pairs = zip(self.eventqa.seconds, self.baseline.seconds, strict=True)
+            return statistics.median(mine / theirs for mine, theirs in pairs)
         return self.eventqa.median / self.baseline.median
 
 
@@ -209,18 +231,23 @@ def bench_one(rows: int, cache: Path, work: Path, args: argparse.Namespace) -> l
     sql = project / "scan.sql"
     sql.write_text(one_event.SCAN_SQL)
     output = project / "run.json"
-    command = eventqa_run("--event", one_event.EVENT, output=output)
-    print(f"  eventqa run --event {one_event.EVENT} ...", flush=True)
-    timing = measure(command, project, args, {0, 1})
-    print("  hand-written scan ...", flush=True)
     window = [str(warehouse), SINCE.isoformat(), UNTIL.isoformat()]
-    baseline = measure([PYTHON, str(BENCH / "scan.py"), *window, str(sql)], project, args, {0})
-    print("  the stack's floor (the scan, plus what every run imports and opens) ...", flush=True)
-    floor_command = [PYTHON, str(BENCH / "floor.py"), *window, str(sql), "checks.yaml"]
-    floor = measure(floor_command, project, args, {0})
+    print(
+        f"  in turn: eventqa run --event {one_event.EVENT}, the hand-written scan, and the "
+        "stack's floor (the scan, plus what every run imports and opens) ...", flush=True
+    )  # fmt: skip
+    timing, baseline, floor = measure_in_turn(
+        [
+            (eventqa_run("--event", one_event.EVENT, output=output), {0, 1}),
+            ([PYTHON, str(BENCH / "scan.py"), *window, str(sql)], {0}),
+            ([PYTHON, str(BENCH / "floor.py"), *window, str(sql), "checks.yaml"], {0}),
+        ],
+        project,
+        args,
+    )
     return [
-        Row("one event", rows, timing, baseline, query_count(output)),
-        Row("  stack floor", rows, floor, baseline),
+        Row("one event", rows, timing, baseline, query_count(output), paired=True),
+        Row("  stack floor", rows, floor, baseline, paired=True),
     ]
 
 
@@ -243,12 +270,14 @@ def bench_many(rows: int, cache: Path, work: Path, args: argparse.Namespace) -> 
         queries.append(project / f"scan_{table}.sql")
         queries[-1].write_text(many_scan.scan_sql(events, table))
     output = project / "run.json"
-    print("  eventqa run --all ...", flush=True)
-    timing = measure(eventqa_run("--all", output=output), project, args, {0, 1})  # fmt: skip
-    print("  hand-written scans ...", flush=True)
+    print("  in turn: eventqa run --all, the hand-written scans ...", flush=True)
     scan = [PYTHON, str(BENCH / "scan.py"), str(warehouse), SINCE.isoformat(), UNTIL.isoformat()]
-    baseline = measure([*scan, *map(str, queries)], project, args, {0})
-    return Row("many events", rows, timing, baseline, query_count(output))
+    timing, baseline = measure_in_turn(
+        [(eventqa_run("--all", output=output), {0, 1}), ([*scan, *map(str, queries)], {0})],
+        project,
+        args,
+    )
+    return Row("many events", rows, timing, baseline, query_count(output), paired=True)
 
 
 def bench_demo(work: Path, args: argparse.Namespace) -> list[Row]:
