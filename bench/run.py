@@ -121,7 +121,8 @@ def measure_in_turn(
             seconds, peak, code, stderr = run_once(command, cwd, args.timeout)
             if seconds >= args.timeout:
                 timings[index].timed_out = True
-                print(f"    timed out after {args.timeout:.0f} s: {' '.join(command[:4])} ...")
+                shown = " ".join(command[:4])
+                print(f"    timed out after {args.timeout:.0f} s: {shown} ...", flush=True)
                 return timings
             if code not in ok:
                 raise SystemExit(f"{' '.join(command)} exited {code}:\n{stderr[-3000:]}")
