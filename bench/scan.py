@@ -10,18 +10,30 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
+
+
+def connect(warehouse: str) -> Any:
+    """A read-only DuckDB connection to the warehouse file, in UTC."""
+    import duckdb
+
+    connection = duckdb.connect(warehouse, read_only=True)
+    connection.execute("SET TimeZone = 'UTC'")
+    return connection
+
+
+def window(sql: str, since: str, until: str) -> dict[str, str]:
+    """The bound parameters `sql` names, of $since, $until and $future_after."""
+    values = {"since": since, "until": until, "future_after": "9999-12-31T00:00:00+00:00"}
+    return {name: value for name, value in values.items() if f"${name}" in sql}
 
 
 def main() -> None:
-    import duckdb
-
     warehouse, since, until, *queries = sys.argv[1:]
-    values = {"since": since, "until": until, "future_after": "9999-12-31T00:00:00+00:00"}
-    connection = duckdb.connect(warehouse, read_only=True)
-    connection.execute("SET TimeZone = 'UTC'")
+    connection = connect(warehouse)
     for query in queries:
         sql = Path(query).read_text()
-        connection.execute(sql, {k: v for k, v in values.items() if f"${k}" in sql}).fetchall()
+        connection.execute(sql, window(sql, since, until)).fetchall()
 
 
 if __name__ == "__main__":
