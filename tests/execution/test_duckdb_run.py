@@ -180,6 +180,48 @@ def test_white_space_around_a_payload_is_not_a_change_of_kind(make_project, sele
     }
 
 
+@pytest.mark.parametrize("selection", [("thing_happened",), None], ids=["alone", "table"])
+def test_white_space_after_a_scalar_payload_is_not_a_change_of_kind(make_project, selection):
+    """`null `, `true` and `false` followed by white space are those kinds, not integers."""
+    checks = CHECKS + "  part_named: {}\n"
+    root = make_project(
+        {"events.proto": events_proto(PROTO, {"thing_happened": "Thing", "part_named": "Part"})},
+        checks,
+    )
+    connection = duckdb.connect(str(root / "wh.duckdb"))
+    connection.execute(
+        "CREATE TABLE backend__events (event_id VARCHAR, event_name VARCHAR, "
+        "event_timestamp TIMESTAMPTZ, payload JSON)"
+    )
+    rows = [
+        ("thing_happened", "null "),
+        ("thing_happened", "true\n"),
+        ("thing_happened", "false\t"),
+        ("thing_happened", "12 "),
+        ("thing_happened", "1.5\r\n"),
+        ("thing_happened", json.dumps(good()) + " "),
+        ("part_named", json.dumps({"name": "p"})),
+    ]
+    for number, (name, text) in enumerate(rows):
+        connection.execute(
+            "INSERT INTO backend__events VALUES (?, ?, ?, ?)", [f"e{number}", name, AT, text]
+        )
+    connection.close()
+    project = Project(root / "checks.yaml")
+    project.generate()
+    chosen = Selection(events=selection) if selection else Selection(table="backend__events")
+    result = project.run(chosen, SINCE, UNTIL, alert=False)
+    kinds = {
+        (event.event, c.column): (c.unexpected_count, sorted(c.samples))
+        for event in result.events
+        for c in event.checks
+        if c.check == "payload" and event.event == "thing_happened"
+    }
+    assert kinds == {
+        ("thing_happened", "json_type(payload)"): (5, ["boolean", "integer", "null", "number"]),
+    }
+
+
 def test_absent_optional_message_is_not_a_missing_nested_field(make_project):
     rows = [("thing_happened", AT, good(part=...)), ("thing_happened", AT, good(part=None))]
     _, checks = run(build(make_project, rows))

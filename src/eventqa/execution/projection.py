@@ -165,10 +165,15 @@ class Projection:
 
     @staticmethod
     def lexical_kind(text: str) -> str:
-        """The JSON kind of a value from its JSON text, read the same way by every dialect."""
+        """The JSON kind of a value from its JSON text, read the same way by every dialect.
+
+        The text is valid JSON starting with its value (`DialectSQL.payload_text`); it may end
+        in white space (DuckDB keeps a payload as written), so only the first character is read:
+        `null ` is null, not a number.
+        """
         return (
-            f"CASE WHEN {text} IS NULL THEN NULL WHEN {text} = 'null' THEN 'null' "
-            f"WHEN {text} IN ('true', 'false') THEN 'boolean' "
+            f"CASE WHEN {text} IS NULL THEN NULL WHEN substr({text}, 1, 1) = 'n' THEN 'null' "
+            f"WHEN substr({text}, 1, 1) IN ('t', 'f') THEN 'boolean' "
             f"WHEN substr({text}, 1, 1) = '\"' THEN 'string' "
             f"WHEN substr({text}, 1, 1) = '{{' THEN 'object' "
             f"WHEN substr({text}, 1, 1) = '[' THEN 'array' "
