@@ -6,9 +6,13 @@ import json
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
 
-from eventqa.cli.render import run_json, run_junit
+from eventqa.cli.render import events_json, lint_json, run_json, run_junit
+from eventqa.errors import Location
+from eventqa.lint import LintReport
+from eventqa.lint.model import Finding
 from eventqa.results import CheckResult, EventResult, RunResult, Status, TableResult
 from eventqa.results.models import Window
+from eventqa.service import EventInfo
 
 UNTIL = datetime(2026, 3, 1, 12, tzinfo=UTC)
 
@@ -84,6 +88,21 @@ def test_json_document_is_strict_json_in_utf8():
     document = json.loads(text, parse_constant=refuse)
     assert '"prix en €, café"' in text
     assert document["events"][0]["checks"][0]["observed_value"] == {"mean": None}
+
+
+def test_list_and_lint_documents_write_text_as_it_is():
+    """Every command's JSON document writes text as it is: `café`, never `caf\\u00e9`."""
+    listed = events_json([EventInfo("order_placed", "backend__events", "Café", "prix en €", 3)])
+    linted = lint_json(
+        LintReport(
+            [Finding("EQ003", "warn", Location("contracts/café.proto", 4, 2), "décrit « ici »")],
+            against=None,
+        )
+    )
+    for text, phrase in ((listed, '"prix en €"'), (linted, '"décrit « ici »"')):
+        assert phrase in text and "\\u" not in text
+    assert json.loads(listed)[0]["owner"] == "Café"
+    assert json.loads(linted)["findings"][0]["file"] == "contracts/café.proto"
 
 
 def test_junit_marks_failures_errors_and_keeps_warnings_passing():

@@ -433,9 +433,9 @@ def alerts() -> None:
 @error_handler
 def preview(config_path: Path, event: str) -> None:
     """Print the Block Kit JSON the event's latest stored run would send."""
-    import json
+    from eventqa.cli.render import json_document
 
-    click.echo(json.dumps(_project(config_path).preview_alert(event), indent=2))
+    click.echo(json_document(_project(config_path).preview_alert(event)))
 
 
 @cli.command()

@@ -102,9 +102,19 @@ def print_events(out: Console, events: list[Any]) -> None:
 def events_json(events: list[Any]) -> str:
     """`list --format json`: the same rows, for scripts."""
     import dataclasses
+
+    return json_document([dataclasses.asdict(event) for event in events])
+
+
+def json_document(value: Any) -> str:
+    """A command's JSON document, as `run_json` writes one: indented, text as it is (UTF-8).
+
+    `list`, `lint` and `alerts preview` once escaped every non-ASCII character (`json.dumps`'
+    default), unlike `run`: every document reads the same now.
+    """
     import json
 
-    return json.dumps([dataclasses.asdict(event) for event in events], indent=2)
+    return json.dumps(value, indent=2, ensure_ascii=False)
 
 
 def _plural(count: int, noun: str) -> str:
@@ -509,9 +519,7 @@ def print_lint(out: Console, report: Any) -> None:
 
 def lint_json(report: Any) -> str:
     """The `lint --format json` document, for CI annotations."""
-    import json
-
-    return json.dumps(
+    return json_document(
         {
             "against": report.against,
             "errors": len(report.errors),
@@ -527,8 +535,7 @@ def lint_json(report: Any) -> str:
                 }
                 for f in report.findings
             ],
-        },
-        indent=2,
+        }
     )
 
 
