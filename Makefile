@@ -18,15 +18,16 @@ install: $(BIN)/eventqa ## Create .venv with eventqa and the test tools
 test: install ## Run every test (the CI command)
 	$(BIN)/python -m pytest
 
-lint: install ## ruff, mypy --strict, import contracts
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+lint: install ## ruff, mypy --strict (the package and bench/), import contracts
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
+	$(BIN)/mypy bench
 	$(BIN)/lint-imports
 
 format: install ## Apply ruff's fixes and formatting
-	$(BIN)/ruff check --fix src tests
-	$(BIN)/ruff format src tests
+	$(BIN)/ruff check --fix src tests bench
+	$(BIN)/ruff format src tests bench
 
 generate: install ## Regenerate expectations/ from contracts/ and checks.yaml
 	$(BIN)/eventqa generate

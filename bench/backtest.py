@@ -382,7 +382,7 @@ def main() -> int:
                 mine[0] > theirs[0],
             )
         )
-        fewer = ours.per_thousand < scores[name].per_thousand
+        fewer: bool | None = ours.per_thousand < scores[name].per_thousand
         if scores[name].false_alarms == 0 and theirs[0] == 0:
             # With 3 points per slot (the tested one included) |z| can never exceed
             # 2/sqrt(3) = 1.15: it raises nothing, true or false. Not a bar one can go under.

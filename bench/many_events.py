@@ -151,6 +151,9 @@ class Event:
         return "backend__events" if self.index < BACKEND else "frontend__events"
 
 
+_VERBS: tuple[str, ...]  # each is two lines of names
+_OBJECTS: tuple[str, ...]
+_NOUNS: tuple[str, ...]
 _ACTORS = ("user", "buyer", "seller", "admin", "app", "system", "moderator", "courier")
 _VERBS = ("viewed", "created", "updated", "deleted", "shared", "saved", "opened", "closed")
 _VERBS += ("started", "ended", "placed", "cancelled", "refunded", "reported", "rated", "joined")

@@ -24,6 +24,10 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from eventqa.results import CheckResult, EventResult
 
 REPO = Path(__file__).resolve().parents[1]
 EVENTQA = str(Path(sys.executable).with_name("eventqa"))
@@ -31,7 +35,7 @@ LIMIT_SECONDS = 5.0
 UNTIL = datetime(2026, 3, 1, tzinfo=UTC)
 
 
-def volume_result(until: datetime, rng: random.Random):
+def volume_result(until: datetime, rng: random.Random) -> CheckResult:
     from eventqa.results import CheckResult, Status
 
     buckets = []
@@ -53,7 +57,7 @@ def volume_result(until: datetime, rng: random.Random):
     )  # fmt: skip
 
 
-def vary(event, rng: random.Random):
+def vary(event: EventResult, rng: random.Random) -> EventResult:
     """The event's result with a check or two failing now and then (history strips vary)."""
     from eventqa.results import Status
 
