@@ -232,6 +232,17 @@ def test_demo_then_run_shows_a_real_failure_with_samples(example_project):
     assert "user_followed_user: last 2 runs" in done.stdout
     assert "nobody follows themselves" in done.stdout and "FAIL" in done.stdout
 
+    # A document written to a file prints nothing on the terminal: rich is never imported.
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "eventqa", "run", "--event",
+         "user_followed_user", "--format", "json", "--output", "run.json", "--no-alert"],
+        cwd=example_project, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    assert json.loads((example_project / "run.json").read_text())["status"] == "failed"
+    imported = [line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines()]
+    assert "duckdb" in imported and not [m for m in imported if m.split(".")[0] == "rich"]
+
 
 @pytest.mark.duckdb
 def test_run_usage_and_warehouse_errors_are_one_line(example_project):

@@ -6,7 +6,7 @@ import json
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
 
-from eventqa.cli.render import events_json, lint_json, run_json, run_junit
+from eventqa.cli.documents import events_json, lint_json, run_json, run_junit
 from eventqa.errors import Location
 from eventqa.lint import LintReport
 from eventqa.lint.model import Finding
@@ -230,9 +230,9 @@ def test_a_null_fraction_check_reports_the_null_fraction():
         description="at most 0% of followee_id is null or missing", origin="checks.yaml#x",
         observed_value=0.997, expected={"min_value": 1.0},
     )  # fmt: skip
-    from eventqa.cli.render import _observed
+    from eventqa.cli.documents import observed_text
 
-    assert _observed(nulls) == "0.30% null or missing (at most 0.00%)"
+    assert observed_text(nulls) == "0.30% null or missing (at most 0.00%)"
     assert "0.997" not in text_of(RUN.model_copy(update={"events": [RUN.events[0].model_copy(
         update={"checks": [nulls]})]}))  # fmt: skip
 
@@ -241,9 +241,9 @@ def test_schema_drift_is_a_share_of_events_not_of_keys():
     drift = check("payload keys are declared (schema drift)", Status.FAILED,
                   unexpected_count=3, element_count=1489)  # fmt: skip
     drift = drift.model_copy(update={"column": "keys(payload)"})
-    from eventqa.cli.render import _observed
+    from eventqa.cli.documents import observed_text
 
-    assert _observed(drift, 186) == "3 undeclared keys in at most 3 of 186 events (1.61%)"
+    assert observed_text(drift, 186) == "3 undeclared keys in at most 3 of 186 events (1.61%)"
 
 
 def test_long_names_and_paths_are_never_cut_inside_a_word():

@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 from rich.console import Console
 
 from eventqa.alerting.blocks import check_lines
-from eventqa.cli.render import print_run, run_junit
+from eventqa.cli.documents import run_junit
+from eventqa.cli.render import print_run
 from eventqa.results import CheckResult, EventResult, RunResult, Status
 from eventqa.results.models import Window
 

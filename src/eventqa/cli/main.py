@@ -12,25 +12,44 @@ import threading
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-from rich.console import Console
-from rich.text import Text
 
 from eventqa import __version__
 from eventqa.errors import EventQAError
 
+if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
+
+    from rich.console import Console
+
 F = TypeVar("F", bound=Callable[..., Any])
 
-# Piped output (CI logs, files) is read in wide windows: do not squeeze tables into 80 columns.
+
+# The consoles are made when first printed to: a command that prints nothing on the terminal
+# (`run --format json --output ...`, a run on a pipe) never imports rich, about 25 ms of the
+# start-up before a run's first statement.
 # Text from users, contracts and the warehouse is printed literally: no markup, no emoji codes
 # (render.py builds rich Text; these settings keep any plain string literal too).
-out = Console(
-    highlight=False, soft_wrap=True, markup=False, emoji=False,
-    width=None if sys.stdout.isatty() else 160,
-)  # fmt: skip
-err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False, emoji=False)
+@functools.cache
+def out() -> Console:
+    """Standard output's console."""
+    from rich.console import Console
+
+    # Piped output (CI logs, files) is read in wide windows: do not squeeze tables into 80
+    # columns.
+    width = None if sys.stdout.isatty() else 160
+    return Console(highlight=False, soft_wrap=True, markup=False, emoji=False, width=width)
+
+
+@functools.cache
+def err() -> Console:
+    """Standard error's console: errors, warnings, alerts' outcomes and the progress bar."""
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False, soft_wrap=True, markup=False, emoji=False)
+
 
 EXIT_CODES = """\b
 Exit codes:
@@ -56,25 +75,31 @@ def error_handler(command: F) -> F:
         except click.ClickException:
             raise  # click prints usage errors itself and exits 2
         except EventQAError as error:
+            from rich.text import Text
+
             if debug:
                 traceback.print_exc()
             if alerts := getattr(error, "alerts", None):  # a run that could not complete alerted
                 from eventqa.cli.render import print_alerts
 
-                print_alerts(err, alerts)
+                print_alerts(err(), alerts)
             for line in str(error).splitlines():
-                err.print(Text.assemble(("error:", "red"), f" {line}") if line else Text())
+                err().print(Text.assemble(("error:", "red"), f" {line}") if line else Text())
             if error.hint:
-                err.print(Text(f"hint: {error.hint}", "dim"))
+                err().print(Text(f"hint: {error.hint}", "dim"))
             sys.exit(error.exit_code)
         except Exception as error:  # a bug: still one line, the traceback behind --debug
+            from rich.text import Text
+
             if debug:
                 traceback.print_exc()
-            err.print(
+            err().print(
                 Text.assemble(("internal error:", "red"), f" {type(error).__name__}: {error}")
             )
             if not debug:
-                err.print(Text("rerun with --debug for the traceback, and please report it", "dim"))
+                err().print(
+                    Text("rerun with --debug for the traceback, and please report it", "dim")
+                )
             sys.exit(3)
 
     return wrapper  # type: ignore[return-value]
@@ -116,7 +141,7 @@ def init(directory: Path) -> None:
     from eventqa.cli.render import print_init
     from eventqa.service import init_project
 
-    print_init(out, init_project(directory))
+    print_init(out(), init_project(directory))
 
 
 @cli.command("list")
@@ -129,13 +154,14 @@ def list_events(
     config_path: Path, owner: str | None, table: str | None, output_format: str
 ) -> None:
     """The events that `run` checks: table, owner, description and number of checks."""
-    from eventqa.cli.render import events_json, print_events
+    from eventqa.cli.documents import events_json
+    from eventqa.cli.render import print_events
 
     events = _project(config_path).events(owner, table)
     if output_format == "json":
         click.echo(events_json(events))
     else:
-        print_events(out, events)
+        print_events(out(), events)
 
 
 @cli.command()
@@ -146,7 +172,7 @@ def generate(config_path: Path, check: bool) -> None:
     """Derive a Great Expectations suite per event into expectations/."""
     from eventqa.cli.render import print_generate
 
-    print_generate(out, err, _project(config_path).generate(check=check), check=check)
+    print_generate(out(), err(), _project(config_path).generate(check=check), check=check)
 
 
 def main() -> None:
@@ -197,9 +223,9 @@ def demo(config_path: Path, rows: int, warehouse: str) -> None:
     """
     from eventqa.cli.render import demo_progress, print_demo
 
-    with demo_progress(err) as advance:
+    with demo_progress(err()) as advance:
         summary = _project(config_path).demo(rows, warehouse, progress=advance)
-    print_demo(out, summary)
+    print_demo(out(), summary)
 
 
 # Windows are checked within these years: durations (at most ~100 years) then add and subtract
@@ -286,14 +312,7 @@ def run(
     no_alert: bool,
 ) -> None:
     """Check events' window in the warehouse (click shows RUN_HELP)."""
-    from eventqa.cli.render import (
-        print_alerts,
-        print_run,
-        print_run_summary,
-        progress_bar,
-        run_json,
-        run_junit,
-    )
+    from eventqa.cli.documents import run_json, run_junit
     from eventqa.service import Selection
 
     if sum(bool(x) for x in (events, table, owner, all_events)) != 1:
@@ -301,10 +320,17 @@ def run(
     selection = Selection(events=events, table=table, owner=owner, all=all_events)
     project = _project(config_path)
     _warn_when_stale(project)
-    with progress_bar(err) as advance:  # nothing else prints while the bar is live
+    with _progress() as advance:  # nothing else prints while the bar is live
         result = project.run(selection, since, until, progress=advance, alert=not no_alert)
-    print_alerts(err, result.alerts)
+    if result.alerts is not None:
+        from eventqa.cli.render import print_alerts
+
+        print_alerts(err(), result.alerts)
     if output_format == "text":
+        from rich.console import Console
+
+        from eventqa.cli.render import print_run, print_run_summary
+
         if output:
             with output.open("w", encoding="utf-8") as file:
                 to_file = Console(
@@ -314,8 +340,8 @@ def run(
                 print_run(to_file, result)
                 print_run_summary(to_file, result)
         else:
-            print_run(out, result)
-        print_run_summary(out, result)
+            print_run(out(), result)
+        print_run_summary(out(), result)
     else:
         document = run_json(result) if output_format == "json" else run_junit(result)
         if output:
@@ -325,16 +351,22 @@ def run(
     sys.exit(result.exit_code)
 
 
+def _progress() -> AbstractContextManager[Callable[[str, int, int], None]]:
+    """A run's progress bar when stderr is a terminal; elsewhere (a pipe, a CI log) nothing."""
+    if not sys.stderr.isatty():
+        return contextlib.nullcontext(lambda event, done, total: None)
+    from eventqa.cli.render import progress_bar
+
+    return progress_bar(err())
+
+
 def _warn_when_stale(project: Any) -> None:
     """One line on stderr when expectations/ is behind the contracts or checks.yaml."""
     project.config  # noqa: B018 (a checks.yaml error is the run's error, not a warning)
     try:
         stale = project.stale_suites()
     except EventQAError as error:
-        first = str(error).splitlines()[0]
-        err.print(
-            Text.assemble(("warning:", "yellow"), f" could not compare expectations/: {first}")
-        )
+        _warning(f"could not compare expectations/: {str(error).splitlines()[0]}")
         return
     if stale is not None:
         counts = [
@@ -344,14 +376,18 @@ def _warn_when_stale(project: Any) -> None:
             )
             if paths
         ]  # fmt: skip
-        err.print(
-            Text.assemble(
-                ("warning:", "yellow"),
-                f" expectations/ is out of date with the contracts and checks.yaml "
-                f"({', '.join(counts)} suites): this run checks the committed suites; "
-                "run `eventqa generate`",
-            )
+        _warning(
+            f"expectations/ is out of date with the contracts and checks.yaml "
+            f"({', '.join(counts)} suites): this run checks the committed suites; "
+            "run `eventqa generate`"
         )
+
+
+def _warning(message: str) -> None:
+    """`warning: <message>` on stderr, the word in yellow, the message literal."""
+    from rich.text import Text
+
+    err().print(Text.assemble(("warning:", "yellow"), f" {message}"))
 
 
 @cli.command()
@@ -363,7 +399,7 @@ def history(config_path: Path, event: str, limit: int) -> None:
     """Recent runs of an event from the results store, with each check's status."""
     from eventqa.cli.render import print_history
 
-    print_history(out, event, _project(config_path).history(event, limit))
+    print_history(out(), event, _project(config_path).history(event, limit))
 
 
 @cli.command()
@@ -373,13 +409,14 @@ def history(config_path: Path, event: str, limit: int) -> None:
 @error_handler
 def lint(config_path: Path, against: str | None, output_format: str) -> None:
     """Check contract conventions and, with --against, breaking changes (exit 1 on errors)."""
-    from eventqa.cli.render import lint_json, print_lint
+    from eventqa.cli.documents import lint_json
+    from eventqa.cli.render import print_lint
 
     report = _project(config_path).lint(against)
     if output_format == "json":
         click.echo(lint_json(report))
     else:
-        print_lint(out, report)
+        print_lint(out(), report)
     sys.exit(report.exit_code)
 
 
@@ -408,7 +445,7 @@ def export_dbt(config_path: Path, output: Path | None, force: bool) -> None:
     """A dbt source per event and a typed staging view of it, with schema tests."""
     from eventqa.cli.render import print_export
 
-    print_export(out, _project(config_path).export("dbt", output, force=force))
+    print_export(out(), _project(config_path).export("dbt", output, force=force))
 
 
 @export.command("odcs")
@@ -419,7 +456,7 @@ def export_odcs(config_path: Path, output: Path | None, force: bool) -> None:
     """One Open Data Contract Standard v3 document per event."""
     from eventqa.cli.render import print_export
 
-    print_export(out, _project(config_path).export("odcs", output, force=force))
+    print_export(out(), _project(config_path).export("odcs", output, force=force))
 
 
 @cli.group()
@@ -433,7 +470,7 @@ def alerts() -> None:
 @error_handler
 def preview(config_path: Path, event: str) -> None:
     """Print the Block Kit JSON the event's latest stored run would send."""
-    from eventqa.cli.render import json_document
+    from eventqa.cli.documents import json_document
 
     click.echo(json_document(_project(config_path).preview_alert(event)))
 
@@ -452,7 +489,7 @@ def schedule(config_path: Path, list_jobs: bool) -> None:
     if list_jobs:
         from eventqa.cli.render import print_jobs
 
-        print_jobs(out, EventScheduler(project).jobs())
+        print_jobs(out(), EventScheduler(project).jobs())
         return
     sys.exit(serve(project))
 
@@ -464,7 +501,7 @@ def status(config_path: Path) -> None:
     """The last run of each event and how long ago the scheduler was last alive."""
     from eventqa.cli.render import print_status
 
-    print_status(out, *_project(config_path).status())
+    print_status(out(), *_project(config_path).status())
 
 
 @cli.command()
@@ -479,15 +516,17 @@ def report(config_path: Path, output: Path | None, open_page: bool) -> None:
     """Write a self-contained HTML report of the stored runs: latest, history, volume."""
     summary = _project(config_path).report(output)
     if summary.empty:
-        out.print("The results store has no runs yet: the report says so. Run `eventqa run` first.")
+        out().print(
+            "The results store has no runs yet: the report says so. Run `eventqa run` first."
+        )
     else:
         events, runs = summary.events, summary.stored_runs
-        out.print(
+        out().print(
             f"{events} event{'' if events == 1 else 's'}: {summary.failed + summary.errors} "
             f"failed, {summary.warned} warned (latest run of each; {runs:,} "
             f"run{'' if runs == 1 else 's'} stored)."
         )
-    out.print(f"Report: {summary.path} ({summary.size_bytes / 1024:,.0f} KiB)")
+    out().print(f"Report: {summary.path} ({summary.size_bytes / 1024:,.0f} KiB)")
     if open_page:
         import webbrowser
 

@@ -15,7 +15,7 @@ from typing import Any
 from rich.console import Console
 from rich.text import Text
 
-from eventqa.results.models import MONITORING_TYPES, monitoring_figures
+from eventqa.cli.documents import observed_text, plural, samples_text
 
 
 def print_generate(out: Console, err: Console, result: Any, *, check: bool) -> None:
@@ -25,7 +25,7 @@ def print_generate(out: Console, err: Console, result: Any, *, check: bool) -> N
     changes = result.changes
     tables = sorted({s.table for s in result.suites})
     where = result.directory.name + "/"
-    counted = f"{_plural(len(result.suites), 'suite')} for {_plural(len(tables), 'table')}"
+    counted = f"{plural(len(result.suites), 'suite')} for {plural(len(tables), 'table')}"
     if check:
         out.print(Text(f"{where} is current: {counted}"))
         return
@@ -48,7 +48,7 @@ def print_export(out: Console, result: Any) -> None:
     parts = [f"wrote {len(result.written)}", f"{len(result.unchanged)} unchanged"]
     if result.removed:
         parts.append(f"removed {len(result.removed)}")
-    out.print(Text(f"{_plural(total, 'file')} in {result.directory}: {', '.join(parts)}"))
+    out.print(Text(f"{plural(total, 'file')} in {result.directory}: {', '.join(parts)}"))
     for label, paths in (
         ("written", result.written),
         ("removed", result.removed),
@@ -85,7 +85,7 @@ def print_events(out: Console, events: list[Any]) -> None:
     """`list`: one row per event."""
     from rich.table import Table
 
-    table = Table(title=Text(_plural(len(events), "event")), title_justify="left")
+    table = Table(title=Text(plural(len(events), "event")), title_justify="left")
     table.add_column("event", no_wrap=True)
     table.add_column("table", no_wrap=True)
     table.add_column("owner", no_wrap=True)
@@ -97,28 +97,6 @@ def print_events(out: Console, events: list[Any]) -> None:
             Text(str(event.checks)), Text(event.description or ""),
         )  # fmt: skip
     out.print(table)
-
-
-def events_json(events: list[Any]) -> str:
-    """`list --format json`: the same rows, for scripts."""
-    import dataclasses
-
-    return json_document([dataclasses.asdict(event) for event in events])
-
-
-def json_document(value: Any) -> str:
-    """A command's JSON document, as `run_json` writes one: indented, text as it is (UTF-8).
-
-    `list`, `lint` and `alerts preview` once escaped every non-ASCII character (`json.dumps`'
-    default), unlike `run`: every document reads the same now.
-    """
-    import json
-
-    return json.dumps(value, indent=2, ensure_ascii=False)
-
-
-def _plural(count: int, noun: str) -> str:
-    return f"{count} {noun}" + ("" if count == 1 else "s")
 
 
 def print_demo(out: Console, summary: Any) -> None:
@@ -159,55 +137,6 @@ def _learning(event: Any) -> str:
     return ""
 
 
-# GX reports the share of non-null values; users asked about the share of nulls.
-_NON_NULL_PROPORTION = "expect_column_proportion_of_non_null_values_to_be_between"
-
-
-def _observed(check: Any, events: int | None = None) -> str:
-    """What a check found, in the words of its question.
-
-    `events` (the event's row count) is the denominator of checks over the keys of objects
-    (schema drift): a share of keys would understate how many events carry a stray key.
-    """
-    if check.expectation_type in MONITORING_TYPES and not check.error:
-        return monitoring_figures(check.expectation_type, check.observed_value)
-    if check.error:
-        return str(check.error)
-    if check.expectation_type == _NON_NULL_PROPORTION and isinstance(
-        check.observed_value, int | float
-    ):
-        limit = check.expected.get("min_value")
-        allowed = f" (at most {1 - limit:.2%})" if isinstance(limit, int | float) else ""
-        return f"{1 - check.observed_value:.2%} null or missing{allowed}"
-    if check.unexpected_count is not None and events and (check.column or "").startswith("keys("):
-        count = check.unexpected_count
-        affected = min(count, events)
-        share = 100 * affected / events
-        return (
-            f"{_plural(count, 'undeclared key')} in at most {affected:,} of {events:,} events "
-            f"({share:.2f}%)"
-        )
-    if check.unexpected_count is not None and check.element_count:
-        percent = 100 * check.unexpected_count / check.element_count
-        return f"{check.unexpected_count:,} of {check.element_count:,} ({percent:.2f}%)"
-    if check.unexpected_count is not None:
-        return f"{check.unexpected_count:,} rows"
-    if check.observed_value is not None:
-        return f"observed {_json(check.observed_value)}"
-    return ""
-
-
-def _json(value: Any) -> str:
-    """A value from the warehouse as JSON (strings quoted, null as null), never a Python repr."""
-    import json
-
-    return json.dumps(value, ensure_ascii=False, default=str)
-
-
-def _samples(check: Any, limit: int | None = None) -> str:
-    return ", ".join(_json(sample) for sample in check.samples[:limit])
-
-
 def print_run(out: Console, result: Any) -> None:
     """A table per event: each failing check, what was observed, samples, and its origin."""
     out.print(
@@ -226,8 +155,8 @@ def print_run(out: Console, result: Any) -> None:
         failing = [c for c in event.checks if c.status.value != "passed"]
         rows = [
             (
-                check.description, check.status.value, _observed(check, event.row_count),
-                _samples(check, 5), check.origin,
+                check.description, check.status.value, observed_text(check, event.row_count),
+                samples_text(check, 5), check.origin,
             )
             for check in failing
         ]  # fmt: skip
@@ -243,13 +172,13 @@ def print_run(out: Console, result: Any) -> None:
         out.print(Text(f"  {passed} of {len(event.checks)} checks passed"))
     for table_result in result.tables:
         for check in table_result.checks:
-            samples = _samples(check, 5)
+            samples = samples_text(check, 5)
             out.print(
                 Text.assemble(
                     (table_result.table, "bold"),
                     f": {check.description}: ",
                     _status(check.status.value),
-                    f" {_observed(check)}" + (f"; unknown: {samples}" if samples else ""),
+                    f" {observed_text(check)}" + (f"; unknown: {samples}" if samples else ""),
                 )
             )
 
@@ -303,7 +232,7 @@ def run_summary(result: Any) -> str:
     """One line: `5 of 13 events failed, 2 warned; 41 checks failed; alerts: 3 sent, ...`."""
     events = result.events
     by_status = {s: sum(e.status.value == s for e in events) for s in _STYLE}
-    parts = [f"{by_status['failed']} of {_plural(len(events), 'event')} failed"]
+    parts = [f"{by_status['failed']} of {plural(len(events), 'event')} failed"]
     if by_status["warned"]:
         parts[0] += f", {by_status['warned']} warned"
     if by_status["error"]:
@@ -311,7 +240,7 @@ def run_summary(result: Any) -> str:
     checks = [c for e in events for c in e.checks] + [c for t in result.tables for c in t.checks]
     failed = sum(c.status.value == "failed" for c in checks)
     warned = sum(c.status.value == "warned" for c in checks)
-    parts.append(f"{_plural(failed, 'check')} failed" + (f", {warned} warned" if warned else ""))
+    parts.append(f"{plural(failed, 'check')} failed" + (f", {warned} warned" if warned else ""))
     bad_tables = [t.table for t in result.tables if t.status.value != "passed"]
     if bad_tables:
         parts.append(f"table-level findings in {', '.join(bad_tables)}")
@@ -366,15 +295,6 @@ def print_alerts(err: Console, alerts: Any) -> None:
         )
     if alerts.backfill and not alerts.deliveries:
         err.print(Text("no alerts: the window ended too long ago (a backfill)", "dim"))
-
-
-def run_json(result: Any) -> str:
-    """The `--format json` document (README, "Commands"; its shape is documented there).
-
-    Pydantic's own serializer writes it: `json.dumps(indent=2)` runs in Python and took 0.9 s
-    for a run over 200 events (16 MB; 0.13 s this way). Text is written as UTF-8, unescaped.
-    """
-    return str(result.model_dump_json(indent=2))
 
 
 @contextmanager
@@ -447,52 +367,6 @@ def print_history(out: Console, event: str, rows: list[Any]) -> None:
     out.print(table)
 
 
-def run_junit(result: Any) -> str:
-    """JUnit XML: a test suite per event (and per table), a test case per check.
-
-    Failed error-severity checks are <failure>, checks that could not run are <error>, and
-    warnings pass with their finding in <system-out>, so CI dashboards show them without failing.
-    """
-    import xml.etree.ElementTree as ET
-
-    root = ET.Element("testsuites", name=f"eventqa run {result.run_id}")
-    subjects = [(f"{e.table}.{e.event}", e.checks) for e in result.events] + [
-        (t.table, t.checks) for t in result.tables
-    ]
-    for name, checks in subjects:
-        suite = ET.SubElement(
-            root,
-            "testsuite",
-            name=name,
-            tests=str(len(checks)),
-            failures=str(sum(c.status.value == "failed" for c in checks)),
-            errors=str(sum(c.status.value == "error" for c in checks)),
-            timestamp=result.window.until.isoformat(),
-        )
-        for check in checks:
-            # Monitoring checks explain each run differently: CI tracks them by their id.
-            monitoring = check.expectation_type in MONITORING_TYPES
-            label = f"{check.check_id} (against its own history)" if monitoring else None
-            case = ET.SubElement(suite, "testcase", classname=name, name=label or check.description)
-            detail = "\n".join(
-                filter(None, [
-                    check.description if monitoring else "",
-                    f"origin: {check.origin}",
-                    f"{check.expectation_type}({check.column or ''})",
-                    _observed(check),
-                    f"samples: {_samples(check)}" if check.samples else "",
-                ])
-            )  # fmt: skip
-            if check.status.value == "failed":
-                ET.SubElement(case, "failure", message=_observed(check)).text = detail
-            elif check.status.value == "error":
-                ET.SubElement(case, "error", message=check.error or "").text = detail
-            elif check.status.value == "warned":
-                ET.SubElement(case, "system-out").text = "warning\n" + detail
-    ET.indent(root)
-    return ET.tostring(root, encoding="unicode", xml_declaration=True)
-
-
 _LINT_STYLE = {"error": "red", "warn": "yellow", "info": "cyan"}
 
 
@@ -511,32 +385,10 @@ def print_lint(out: Console, report: Any) -> None:
     errors = len(report.errors)
     warnings = sum(f.severity == "warn" for f in report.findings)
     additive = sum(f.severity == "info" for f in report.findings)
-    summary = f"{_plural(errors, 'error')}, {_plural(warnings, 'warning')}"
+    summary = f"{plural(errors, 'error')}, {plural(warnings, 'warning')}"
     if report.against:
-        summary += f"; {_plural(additive, 'compatible change')} since {report.against}"
+        summary += f"; {plural(additive, 'compatible change')} since {report.against}"
     out.print(Text(summary, "red" if errors else "green"))
-
-
-def lint_json(report: Any) -> str:
-    """The `lint --format json` document, for CI annotations."""
-    return json_document(
-        {
-            "against": report.against,
-            "errors": len(report.errors),
-            "findings": [
-                {
-                    "rule": f.rule,
-                    "kind": f.kind.value,
-                    "severity": f.severity,
-                    "file": f.location.path,
-                    "line": f.location.line,
-                    "column": f.location.column,
-                    "message": f.message,
-                }
-                for f in report.findings
-            ],
-        }
-    )
 
 
 def print_jobs(out: Console, jobs: list[Any]) -> None:
@@ -546,7 +398,7 @@ def print_jobs(out: Console, jobs: list[Any]) -> None:
     from rich.table import Table
 
     now = datetime.now(UTC)
-    table = Table(title=Text(_plural(len(jobs), "scheduled event")), title_justify="left")
+    table = Table(title=Text(plural(len(jobs), "scheduled event")), title_justify="left")
     for header in ("event", "cron", "time zone", "next run (UTC)"):
         table.add_column(header)
     for job in jobs:
