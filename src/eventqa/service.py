@@ -414,7 +414,7 @@ class Project:
                 try:  # this thread's work while the warehouse scans
                     sent.wait()
                     store = self.result_store()
-                    self._plan_counts(store, plans, by_table, window)
+                    history = self._plan_counts(store, plans, by_table, window)
                 except BaseException:
                     for future in [*plans.values(), *futures]:
                         future.cancel()  # a scan waiting for its plan stops there
@@ -435,8 +435,7 @@ class Project:
             results.sort(key=lambda result: order[result.event])
             tables.sort(key=lambda table: list(declared).index(table.table))
             counts = {table: plan.result() for table, plan in plans.items()}
-            with store_errors(self.results_url):
-                results, updates = self._judge_volume(store, counts, fetched, window, results)
+            results, updates = self._judge_volume(counts, history, fetched, window, results)
             run = RunResult(run_id=run_id, window=window, events=results, tables=tables)
             with store_errors(self.results_url):
                 # Stored before anything reads or sends it, counts and all, in one transaction.
@@ -455,23 +454,37 @@ class Project:
         plans: dict[str, Future[Any]],
         by_table: dict[str, list[Any]],
         window: Window,
-    ) -> None:
-        """Fill each watched table's plan: the counts its volume history still lacks."""
+    ) -> dict[str, tuple[Any, ...]]:
+        """Fill each watched table's plan: the counts its volume history still lacks.
+
+        Returns what the store holds for judging each table's volume (its counts since the
+        training start, newest timestamps, flagged buckets, notices): read here, while the
+        warehouse scans, rather than after it.
+        """
         from eventqa.monitoring.watch import event_volume, plan_counts
 
         step = self.config.defaults.volume.bucket
+        history: dict[str, tuple[Any, ...]] = {}
         for table, plan in plans.items():
             volumes = [event_volume(self.config, job.event) for job in by_table[table]]
             training = max(volume.settings.training for volume in volumes)
             lookback = max(volume.lookback for volume in volumes)
             with store_errors(self.results_url):
                 coverage = store.volume_coverage(table)
-            plan.set_result(plan_counts(table, window, step, training, lookback, coverage))
+            planned = plan_counts(table, window, step, training, lookback, coverage)
+            plan.set_result(planned)
+            with store_errors(self.results_url):
+                history[table] = (
+                    *store.volume_history(table, planned.training_start, window.until),
+                    store.volume_flags(table, planned.training_start),
+                    store.volume_notices(table),
+                )
+        return history
 
     def _judge_volume(
         self,
-        store: Any,
         plans: dict[str, Any],
+        history: dict[str, tuple[Any, ...]],
         fetched: dict[str, Any],
         window: Window,
         results: list[Any],
@@ -485,13 +498,12 @@ class Project:
             plan = plans.get(table)
             if plan is None:
                 continue
-            stored, stored_newest = store.volume_history(table, plan.training_start, window.until)
+            stored, stored_newest, flagged, notices = history[table]
             counts = merge_counts(
                 plan, window, stored, stored_newest, new, new_newest, checked.counts,
                 checked.newest,
             )  # fmt: skip
-            counts.flagged = store.volume_flags(table, plan.training_start)
-            counts.notices = store.volume_notices(table)
+            counts.flagged, counts.notices = flagged, notices
             events = [(e.event, event_volume(self.config, e.event)) for e in checked.events]
             found |= judge_events(counts, events, window)
             updates.append(counts.update)
