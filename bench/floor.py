@@ -2,11 +2,12 @@
 
     python bench/floor.py WAREHOUSE SINCE UNTIL QUERY.sql CHECKS.yaml
 
-In one process: import click and rich (the command line), load CHECKS.yaml with eventqa's pydantic
-models, run QUERY.sql in a thread, and open an SQLite results store with SQLAlchemy while DuckDB
-scans, as eventqa overlaps them. Nothing else: no suites, no compiling, no results, no output. Its
-ratio to `scan.py` is how close to the scan any run on these libraries can come on this machine;
-eventqa's own work is the difference between this program and `eventqa run`.
+In one process: import click (the command line; a run writing JSON to a file never imports
+rich), load CHECKS.yaml with eventqa's pydantic models, run QUERY.sql in a thread, and open an
+SQLite results store with SQLAlchemy while DuckDB scans, as eventqa overlaps them. Nothing else:
+no suites, no compiling, no results, no output. Its ratio to `scan.py` is how close to the scan
+any run on these libraries can come on this machine; eventqa's own work is the difference between
+this program and `eventqa run`.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ def main() -> None:
     warehouse, since, until, query, checks = sys.argv[1:]
     gc.set_threshold(10_000, 10, 10)  # as eventqa's command line does
     import click  # noqa: F401 (imported for its cost: eventqa's command line)
-    import rich.console  # noqa: F401
 
     from eventqa.config.loader import load_config
 

@@ -233,7 +233,7 @@ def bench_one(rows: int, cache: Path, work: Path, args: argparse.Namespace) -> l
     """`eventqa run --event user_followed_user` against the single scan, on `rows` rows.
 
     A second row times `floor.py` against the same scan: the nearest any run importing click,
-    rich, pydantic and SQLAlchemy can come to it, so the ratio above it is eventqa's own.
+    pydantic and SQLAlchemy can come to it, so the ratio above it is eventqa's own.
     """
     key = f"one-{rows}-{source_digest()}"
     warehouse = cached(cache, key, lambda p: one_event.build_warehouse(p, rows, UNTIL - SPAN, SPAN))
