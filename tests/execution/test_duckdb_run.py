@@ -9,7 +9,7 @@ import duckdb
 import pytest
 
 from eventqa.errors import UsageError
-from eventqa.results import Status
+from eventqa.results import RunResult, Status
 from eventqa.service import Project, Selection
 from eventqa.warehouse import TerminalWarehouseError
 from tests.conftest import events_proto
@@ -137,9 +137,8 @@ def test_each_broken_promise_fails_its_own_check(make_project, payload, key, sam
     assert result.exit_code == 1
 
 
-@pytest.mark.parametrize("selection", [("thing_happened",), None], ids=["alone", "table"])
-def test_white_space_around_a_payload_is_not_a_change_of_kind(make_project, selection):
-    """DuckDB's JSON keeps the text as written; its kind is the value's, spaces or not.
+def run_payload_texts(make_project, rows: list[tuple[str, str]], selection) -> RunResult:
+    """Payloads stored as these exact texts, checked for one event alone or the whole table.
 
     With another event, the table's statement is the fused pipeline; alone, the event's own.
     """
@@ -153,12 +152,6 @@ def test_white_space_around_a_payload_is_not_a_change_of_kind(make_project, sele
         "CREATE TABLE backend__events (event_id VARCHAR, event_name VARCHAR, "
         "event_timestamp TIMESTAMPTZ, payload JSON)"
     )
-    rows = [
-        ("thing_happened", " " + json.dumps(good())),
-        ("thing_happened", "\n\t" + json.dumps(good(small="x", extra=1)) + " \r\n"),
-        ("thing_happened", json.dumps(good())),
-        ("part_named", "  " + json.dumps({"name": "p"}) + "\n"),
-    ]
     for number, (name, text) in enumerate(rows):
         connection.execute(
             "INSERT INTO backend__events VALUES (?, ?, ?, ?)", [f"e{number}", name, AT, text]
@@ -167,7 +160,19 @@ def test_white_space_around_a_payload_is_not_a_change_of_kind(make_project, sele
     project = Project(root / "checks.yaml")
     project.generate()
     chosen = Selection(events=selection) if selection else Selection(table="backend__events")
-    result = project.run(chosen, SINCE, UNTIL, alert=False)
+    return project.run(chosen, SINCE, UNTIL, alert=False)
+
+
+@pytest.mark.parametrize("selection", [("thing_happened",), None], ids=["alone", "table"])
+def test_white_space_around_a_payload_is_not_a_change_of_kind(make_project, selection):
+    """DuckDB's JSON keeps the text as written; its kind is the value's, spaces or not."""
+    rows = [
+        ("thing_happened", " " + json.dumps(good())),
+        ("thing_happened", "\n\t" + json.dumps(good(small="x", extra=1)) + " \r\n"),
+        ("thing_happened", json.dumps(good())),
+        ("part_named", "  " + json.dumps({"name": "p"}) + "\n"),
+    ]
+    result = run_payload_texts(make_project, rows, selection)
     failing = {
         (event.event, c.check, c.column): (c.unexpected_count, c.samples)
         for event in result.events
@@ -183,16 +188,6 @@ def test_white_space_around_a_payload_is_not_a_change_of_kind(make_project, sele
 @pytest.mark.parametrize("selection", [("thing_happened",), None], ids=["alone", "table"])
 def test_white_space_after_a_scalar_payload_is_not_a_change_of_kind(make_project, selection):
     """`null `, `true` and `false` followed by white space are those kinds, not integers."""
-    checks = CHECKS + "  part_named: {}\n"
-    root = make_project(
-        {"events.proto": events_proto(PROTO, {"thing_happened": "Thing", "part_named": "Part"})},
-        checks,
-    )
-    connection = duckdb.connect(str(root / "wh.duckdb"))
-    connection.execute(
-        "CREATE TABLE backend__events (event_id VARCHAR, event_name VARCHAR, "
-        "event_timestamp TIMESTAMPTZ, payload JSON)"
-    )
     rows = [
         ("thing_happened", "null "),
         ("thing_happened", "true\n"),
@@ -202,15 +197,7 @@ def test_white_space_after_a_scalar_payload_is_not_a_change_of_kind(make_project
         ("thing_happened", json.dumps(good()) + " "),
         ("part_named", json.dumps({"name": "p"})),
     ]
-    for number, (name, text) in enumerate(rows):
-        connection.execute(
-            "INSERT INTO backend__events VALUES (?, ?, ?, ?)", [f"e{number}", name, AT, text]
-        )
-    connection.close()
-    project = Project(root / "checks.yaml")
-    project.generate()
-    chosen = Selection(events=selection) if selection else Selection(table="backend__events")
-    result = project.run(chosen, SINCE, UNTIL, alert=False)
+    result = run_payload_texts(make_project, rows, selection)
     kinds = {
         (event.event, c.column): (c.unexpected_count, sorted(c.samples))
         for event in result.events
