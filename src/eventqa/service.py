@@ -454,17 +454,16 @@ class Project:
         plans: dict[str, Future[Any]],
         by_table: dict[str, list[Any]],
         window: Window,
-    ) -> dict[str, tuple[Any, ...]]:
+    ) -> dict[str, StoredVolume]:
         """Fill each watched table's plan: the counts its volume history still lacks.
 
-        Returns what the store holds for judging each table's volume (its counts since the
-        training start, newest timestamps, flagged buckets, notices): read here, while the
+        Returns what the store holds for judging each table's volume: read here, while the
         warehouse scans, rather than after it.
         """
         from eventqa.monitoring.watch import event_volume, plan_counts
 
         step = self.config.defaults.volume.bucket
-        history: dict[str, tuple[Any, ...]] = {}
+        history: dict[str, StoredVolume] = {}
         for table, plan in plans.items():
             volumes = [event_volume(self.config, job.event) for job in by_table[table]]
             training = max(volume.settings.training for volume in volumes)
@@ -474,17 +473,17 @@ class Project:
             planned = plan_counts(table, window, step, training, lookback, coverage)
             plan.set_result(planned)
             with store_errors(self.results_url):
-                history[table] = (
-                    *store.volume_history(table, planned.training_start, window.until),
-                    store.volume_flags(table, planned.training_start),
+                counted, newest = store.volume_history(table, planned.training_start, window.until)
+                history[table] = StoredVolume(
+                    counted, newest, store.volume_flags(table, planned.training_start),
                     store.volume_notices(table),
-                )
+                )  # fmt: skip
         return history
 
     def _judge_volume(
         self,
         plans: dict[str, Any],
-        history: dict[str, tuple[Any, ...]],
+        history: dict[str, StoredVolume],
         fetched: dict[str, Any],
         window: Window,
         results: list[Any],
@@ -498,12 +497,12 @@ class Project:
             plan = plans.get(table)
             if plan is None:
                 continue
-            stored, stored_newest, flagged, notices = history[table]
+            stored = history[table]
             counts = merge_counts(
-                plan, window, stored, stored_newest, new, new_newest, checked.counts,
+                plan, window, stored.counts, stored.newest, new, new_newest, checked.counts,
                 checked.newest,
             )  # fmt: skip
-            counts.flagged, counts.notices = flagged, notices
+            counts.flagged, counts.notices = stored.flagged, stored.notices
             events = [(e.event, event_volume(self.config, e.event)) for e in checked.events]
             found |= judge_events(counts, events, window)
             updates.append(counts.update)
@@ -760,6 +759,16 @@ def _suggest(name: str, known: list[str]) -> str:
 
     close = difflib.get_close_matches(name, known, n=3)
     return f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+
+
+@dataclass(frozen=True)
+class StoredVolume:
+    """What the results store holds for judging a table's volume, read while the warehouse scans."""
+
+    counts: dict[str, dict[datetime, int]]  # per event and bucket since the training start
+    newest: dict[str, datetime]  # each event's newest timestamp
+    flagged: dict[str, set[datetime]]  # buckets earlier runs found anomalous
+    notices: dict[tuple[str, str], datetime]  # what was already said once, and when
 
 
 class SuiteCatalog:

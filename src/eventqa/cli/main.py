@@ -514,17 +514,19 @@ def status(config_path: Path) -> None:
 @error_handler
 def report(config_path: Path, output: Path | None, open_page: bool) -> None:
     """Write a self-contained HTML report of the stored runs: latest, history, volume."""
+    from eventqa.cli.documents import plural
+
     summary = _project(config_path).report(output)
     if summary.empty:
         out().print(
             "The results store has no runs yet: the report says so. Run `eventqa run` first."
         )
     else:
-        events, runs = summary.events, summary.stored_runs
+        runs = summary.stored_runs
         out().print(
-            f"{events} event{'' if events == 1 else 's'}: {summary.failed + summary.errors} "
-            f"failed, {summary.warned} warned (latest run of each; {runs:,} "
-            f"run{'' if runs == 1 else 's'} stored)."
+            f"{plural(summary.events, 'event')}: {summary.failed + summary.errors} failed, "
+            f"{summary.warned} warned (latest run of each; {runs:,} run{'' if runs == 1 else 's'} "
+            "stored)."
         )
     out().print(f"Report: {summary.path} ({summary.size_bytes / 1024:,.0f} KiB)")
     if open_page:
